@@ -1,0 +1,1 @@
+//! AWS adapters (filled by the AWS pipeline).

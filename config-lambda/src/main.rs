@@ -1,0 +1,2 @@
+//! Skeleton; filled by the AWS pipeline.
+fn main() {}

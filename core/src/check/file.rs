@@ -1,0 +1,135 @@
+//! The checks file: a top-level `checks:` list in YAML (JSON is YAML too).
+//!
+//! Each item is parsed on its own, so one bad item never hides or blocks the others.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{Check, RawCheck, ValidationError};
+
+/// The document shape, for documentation and serialisation.
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksFile {
+    /// The checks.
+    pub checks: Vec<RawCheck>,
+}
+
+/// What loading a file gives: the valid checks and every error, side by side.
+#[derive(Debug, Default)]
+pub struct LoadOutcome {
+    /// Checks that passed validation, in file order.
+    pub checks: Vec<Check>,
+    /// Every problem found, in file order.
+    pub errors: Vec<ValidationError>,
+}
+
+/// Reads and validates a checks file. Errors reading or parsing the whole document are
+/// reported as one error against `<file>`; item errors are reported per check.
+pub fn load_checks_file(path: &Path) -> LoadOutcome {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_checks_document(&text),
+        Err(e) => LoadOutcome {
+            checks: Vec::new(),
+            errors: vec![ValidationError::new("<file>", "checks", path.display(), format!("cannot read the file: {e}"))],
+        },
+    }
+}
+
+/// Parses a checks document held in memory.
+pub fn parse_checks_document(text: &str) -> LoadOutcome {
+    let mut outcome = LoadOutcome::default();
+    let doc: serde_yaml::Value = match serde_yaml::from_str(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            outcome.errors.push(ValidationError::new("<file>", "checks", "<document>", format!("is not valid YAML: {e}")));
+            return outcome;
+        }
+    };
+    let Some(map) = doc.as_mapping() else {
+        outcome.errors.push(ValidationError::new("<file>", "checks", "<document>", "the document must be a mapping with a `checks:` list"));
+        return outcome;
+    };
+    for key in map.keys() {
+        if key.as_str() != Some("checks") {
+            let name = key.as_str().unwrap_or("<non-string key>");
+            outcome.errors.push(ValidationError::new("<file>", name, name, "unknown top-level field; expected only `checks`"));
+        }
+    }
+    let Some(items) = map.get("checks").and_then(|v| v.as_sequence()) else {
+        outcome.errors.push(ValidationError::new("<file>", "checks", "<missing>", "a top-level `checks:` list is required"));
+        return outcome;
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (index, item) in items.iter().enumerate() {
+        let label = item
+            .get("id")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("<item {}>", index + 1));
+        match parse_item(&label, item.clone()) {
+            Ok(check) if !seen.insert(check.id.clone()) => {
+                outcome.errors.push(ValidationError::new(&label, "id", &label, "is used by an earlier check in this file"));
+            }
+            Ok(check) => outcome.checks.push(check),
+            Err(errors) => outcome.errors.extend(errors),
+        }
+    }
+    outcome
+}
+
+/// Deserialises one item (naming the field on type errors) and validates it.
+fn parse_item(label: &str, item: serde_yaml::Value) -> Result<Check, Vec<ValidationError>> {
+    let raw: RawCheck = serde_path_to_error::deserialize(item.clone()).map_err(|e| {
+        // The path already ends with the unknown field's name when that is the problem.
+        let field = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let value = lookup(&item, &field).unwrap_or_else(|| "<missing>".into());
+        vec![ValidationError::new(label, &field, value, inner)]
+    })?;
+    raw.validate()
+}
+
+/// Renders the value at a dotted path, for error messages.
+fn lookup(item: &serde_yaml::Value, path: &str) -> Option<String> {
+    let mut node = item;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (name, index) = match part.split_once('[') {
+            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        node = node.get(name)?;
+        if let Some(i) = index {
+            node = node.get(i)?;
+        }
+    }
+    let text = serde_yaml::to_string(node).ok()?;
+    Some(text.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_bad_item_does_not_stop_the_others() {
+        let text = "checks:\n  - id: good\n    url: https://example.com\n  - id: bad\n    url: https://example.com\n    colour: red\n  - id: worse\n    url: https://example.com\n    requests: many\n";
+        let outcome = parse_checks_document(text);
+        assert_eq!(outcome.checks.len(), 1);
+        assert_eq!(outcome.checks[0].id, "good");
+        assert_eq!(outcome.errors.len(), 2);
+        assert_eq!((outcome.errors[0].check_id.as_str(), outcome.errors[0].field.as_str()), ("bad", "colour"));
+        assert_eq!(outcome.errors[0].value, "red");
+        assert_eq!((outcome.errors[1].check_id.as_str(), outcome.errors[1].field.as_str()), ("worse", "requests"));
+        assert_eq!(outcome.errors[1].value, "many");
+    }
+
+    #[test]
+    fn duplicate_ids_are_refused() {
+        let text = "checks:\n  - {id: a, url: 'https://a.example'}\n  - {id: a, url: 'https://b.example'}\n";
+        let outcome = parse_checks_document(text);
+        assert_eq!(outcome.checks.len(), 1);
+        assert_eq!(outcome.errors[0].reason, "is used by an earlier check in this file");
+    }
+}
