@@ -1,9 +1,14 @@
 //! When a check runs.
 //!
-//! Every check gets a stable offset inside its interval from a hash of its id. The hash
-//! is the same in every region and every release (xxh3, fixed seed), so all regions probe
-//! a check at the same moment and their latencies are comparable, while different checks
-//! are spread over the interval.
+//! Every check gets a stable offset from a hash of its id. The hash is the same in every
+//! region and every release (xxh3, fixed seed), so all regions probe a check at the same
+//! moment and their latencies are comparable, while different checks are spread out.
+//!
+//! The spread window is the interval itself for sub-minute intervals and the first minute
+//! of the interval otherwise: EventBridge triggers at minute granularity, and a probe
+//! invocation covers one trigger minute, so waiting longer inside it would be paid for.
+//! Trigger rules use cron expressions aligned to the clock whenever the interval divides
+//! an hour or a day, so every region fires in the same minute.
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -18,9 +23,27 @@ pub fn id_hash(id: &str) -> u64 {
     xxh3_64(id.as_bytes())
 }
 
-/// The check's offset within its interval, in milliseconds.
+/// Length of the window offsets are spread over: the interval, at most one minute.
+pub fn spread_ms(interval: Interval) -> u64 {
+    interval.seconds().min(60) * 1000
+}
+
+/// The check's offset within its interval, in milliseconds (below [`spread_ms`]).
 pub fn offset_ms(id: &str, interval: Interval) -> u64 {
-    id_hash(id) % (interval.seconds() * 1000)
+    id_hash(id) % spread_ms(interval)
+}
+
+/// Scheduled times of a check inside one trigger minute starting at `minute_start_ms`
+/// (minute-aligned): every round for sub-minute intervals, once otherwise (the trigger
+/// only fires in the minutes the check is due).
+pub fn executions_in_trigger(id: &str, interval: Interval, minute_start_ms: i64) -> Vec<i64> {
+    let offset = offset_ms(id, interval) as i64;
+    if interval.is_sub_minute() {
+        let step = (interval.seconds() * 1000) as i64;
+        (0..60_000 / step).map(|k| minute_start_ms + offset + k * step).collect()
+    } else {
+        vec![minute_start_ms + offset]
+    }
 }
 
 /// The first scheduled time at or after `now_ms` (Unix milliseconds).
@@ -77,6 +100,23 @@ impl GroupKey {
     pub fn trigger_seconds(&self) -> u64 {
         self.interval.seconds().max(60)
     }
+
+    /// EventBridge schedule expression: clock-aligned cron where the interval divides an
+    /// hour or a day (so regions fire in the same minute), `rate(...)` otherwise.
+    pub fn schedule_expression(&self) -> String {
+        let minutes = self.trigger_seconds() / 60;
+        if minutes == 1 {
+            "cron(* * * * ? *)".to_string()
+        } else if 60 % minutes == 0 {
+            format!("cron(0/{minutes} * * * ? *)")
+        } else if minutes == 1440 {
+            "cron(0 0 * * ? *)".to_string()
+        } else if minutes % 60 == 0 && 24 % (minutes / 60) == 0 {
+            format!("cron(0 0/{} * * ? *)", minutes / 60)
+        } else {
+            format!("rate({minutes} minutes)")
+        }
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +150,29 @@ mod tests {
         let t = next_run_at_or_after("x", i, 1_000_000_000_000);
         assert!(t >= 1_000_000_000_000 && t - 1_000_000_000_000 < 60_000);
         assert_eq!(t.rem_euclid(60_000), off);
+    }
+
+    #[test]
+    fn sub_minute_checks_run_every_round_of_the_trigger_minute() {
+        let i = Interval::parse("15s").unwrap();
+        let times = executions_in_trigger("x", i, 120_000);
+        assert_eq!(times.len(), 4);
+        assert!(times.windows(2).all(|w| w[1] - w[0] == 15_000));
+        assert!(times[0] >= 120_000 && times[0] < 135_000);
+        let hourly = executions_in_trigger("x", Interval::parse("1h").unwrap(), 120_000);
+        assert_eq!(hourly.len(), 1);
+        assert!(hourly[0] >= 120_000 && hourly[0] < 180_000);
+    }
+
+    #[test]
+    fn schedule_expressions_align_to_the_clock() {
+        let expr = |t: &str| GroupKey { interval: Interval::parse(t).unwrap(), shard: 0 }.schedule_expression();
+        assert_eq!(expr("10s"), "cron(* * * * ? *)");
+        assert_eq!(expr("1m"), "cron(* * * * ? *)");
+        assert_eq!(expr("5m"), "cron(0/5 * * * ? *)");
+        assert_eq!(expr("2h"), "cron(0 0/2 * * ? *)");
+        assert_eq!(expr("1d"), "cron(0 0 * * ? *)");
+        assert_eq!(expr("7m"), "rate(7 minutes)");
     }
 
     #[test]
