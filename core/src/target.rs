@@ -1,9 +1,246 @@
 //! A tiny HTTP(S) target server for the demo (`webmon run --demo-target`), the tests and
 //! the benchmarks.
 //!
-//! TODO(engine): implement. Planned API:
-//! - `TargetServer::start(addr: SocketAddr) -> io::Result<TargetServer>` (plain HTTP)
-//! - `TargetServer::start_tls(addr, cert_chain_pem, key_pem) -> io::Result<TargetServer>`
-//! - `TargetServer::addr()`, `TargetServer::url(path) -> String`, dropped = stopped.
-//! Routes: `/ok`, `/delay/{ms}`, `/status/{code}`, `/redirect/{n}`, `/redirect-to?url=`,
-//! `/hang`, `/trickle/{bytes}/{ms_per_byte}`, `/bytes/{n}`, `/gzip`, `/chunked`, `/json`.
+//! HTTP/1.1 and HTTP/2 (ALPN `h2` over TLS, prior knowledge over plain TCP). Routes:
+//!
+//! | route | answer |
+//! |---|---|
+//! | `/ok` | 200 `ok` |
+//! | `/delay/{ms}` | 200 after `ms` milliseconds, timed by a dedicated thread (sub-ms precision) |
+//! | `/status/{code}` | that status (200-599) |
+//! | `/redirect/{n}` | 302 to `/redirect/{n-1}`, `/redirect/1` to `/ok` (n hops) |
+//! | `/redirect-loop` | 302 to itself |
+//! | `/redirect-to?url=U` | 302 to `U` |
+//! | `/hang` | never answers |
+//! | `/trickle/{bytes}/{ms_per_byte}` | 200, then one byte every `ms_per_byte` ms |
+//! | `/bytes/{n}` | 200 with `n` bytes |
+//! | `/gzip` | gzip-encoded text (`Content-Encoding: gzip`) |
+//! | `/chunked` | a body in several chunks, no `Content-Length` |
+//! | `/json` | `{"status":"ok",...}` |
+//! | `/headers` | the request headers as a JSON object |
+//!
+//! Every response carries `x-webmon-target: 1`. The server stops when dropped. Start it
+//! from inside a Tokio runtime.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::task::JoinSet;
+
+mod timer;
+
+use timer::PreciseTimer;
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// A running target server; dropping it stops the server and every open connection.
+pub struct TargetServer {
+    addr: SocketAddr,
+    scheme: &'static str,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TargetServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TargetServer {
+    /// Starts a plain HTTP server on `addr` (port 0 picks a free port).
+    pub fn start(addr: SocketAddr) -> io::Result<Self> {
+        Self::spawn(addr, None)
+    }
+
+    /// Starts an HTTPS server on `addr` with a PEM certificate chain (leaf first) and a
+    /// PEM private key; ALPN offers `h2` and `http/1.1`.
+    pub fn start_tls(addr: SocketAddr, cert_chain_pem: &[u8], key_pem: &[u8]) -> io::Result<Self> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let invalid = |what: &str, e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidInput, format!("failed to read the {what}: {e}"));
+        let certs = CertificateDer::pem_slice_iter(cert_chain_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid("certificate chain PEM", &e))?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| invalid("private key PEM", &e))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| invalid("TLS versions", &e))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| invalid("certificate and key", &e))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Self::spawn(addr, Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+    }
+
+    fn spawn(addr: SocketAddr, tls: Option<tokio_rustls::TlsAcceptor>) -> io::Result<Self> {
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        // A deep backlog: benchmarks open a thousand connections at once.
+        let listener = socket.listen(4096)?;
+        let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let timer = PreciseTimer::spawn()?;
+        let task = tokio::spawn(accept_loop(listener, tls, timer));
+        Ok(Self { addr, scheme, task })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http(s)://addr{path}`; `path` starts with `/`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}://{}{path}", self.scheme, self.addr)
+    }
+}
+
+async fn accept_loop(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, timer: PreciseTimer) {
+    // Connections live in this set, so aborting the loop stops them all.
+    let mut connections = JoinSet::new();
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(_) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let _ = stream.set_nodelay(true);
+        let timer = timer.clone();
+        match tls.clone() {
+            None => {
+                connections.spawn(serve(stream, timer));
+            }
+            Some(acceptor) => {
+                connections.spawn(async move {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        serve(stream, timer).await;
+                    }
+                });
+            }
+        }
+    }
+}
+
+async fn serve<S>(stream: S, timer: PreciseTimer)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let timer = timer.clone();
+        async move { Ok::<_, Infallible>(route(req, timer).await) }
+    });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+}
+
+fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()).boxed());
+    *response.status_mut() = status;
+    response
+}
+
+fn redirect(location: &str) -> Response<Body> {
+    let mut response = full(StatusCode::FOUND, "redirecting\n");
+    if let Ok(value) = location.parse() {
+        response.headers_mut().insert(http::header::LOCATION, value);
+    }
+    response
+}
+
+fn streamed(chunks: Vec<Bytes>, gap: Duration) -> Body {
+    let stream = futures::stream::unfold(chunks.into_iter(), move |mut it| async move {
+        let chunk = it.next()?;
+        tokio::time::sleep(gap).await;
+        Some((Ok::<_, Infallible>(Frame::data(chunk)), it))
+    });
+    StreamBody::new(stream).boxed()
+}
+
+const GZIP_TEXT: &str = "webmon target: this body travelled gzip-encoded and was decoded by the probe.\n";
+
+async fn route(req: Request<Incoming>, timer: PreciseTimer) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let num = |i: usize| parts.get(i).and_then(|p| p.parse::<u64>().ok());
+    let mut response = match (parts[0], parts.len()) {
+        ("ok", 1) => full(StatusCode::OK, "ok\n"),
+        ("delay", 2) if num(1).is_some() => {
+            timer.sleep(Duration::from_millis(num(1).unwrap_or(0))).await;
+            full(StatusCode::OK, "ok\n")
+        }
+        ("status", 2) => match num(1).and_then(|c| StatusCode::from_u16(c as u16).ok()).filter(|c| c.as_u16() >= 200) {
+            Some(code) => full(code, format!("status {}\n", code.as_u16())),
+            None => full(StatusCode::BAD_REQUEST, "status must be 200-599\n"),
+        },
+        ("redirect", 2) => match num(1) {
+            Some(0) => full(StatusCode::OK, "ok\n"),
+            Some(1) => redirect("/ok"),
+            Some(n) => redirect(&format!("/redirect/{}", n - 1)),
+            None => full(StatusCode::BAD_REQUEST, "hops must be a number\n"),
+        },
+        ("redirect-loop", 1) => redirect("/redirect-loop"),
+        ("redirect-to", 1) => {
+            let query = req.uri().query().unwrap_or_default();
+            match url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "url") {
+                Some((_, target)) => redirect(&target),
+                None => full(StatusCode::BAD_REQUEST, "missing ?url=\n"),
+            }
+        }
+        ("hang", 1) => std::future::pending().await,
+        ("trickle", 3) if num(1).is_some() && num(2).is_some() => {
+            let chunks = vec![Bytes::from_static(b"x"); num(1).unwrap_or(0) as usize];
+            let mut response = Response::new(streamed(chunks, Duration::from_millis(num(2).unwrap_or(0))));
+            response.headers_mut().insert(http::header::CONTENT_LENGTH, num(1).unwrap_or(0).into());
+            response
+        }
+        ("bytes", 2) if num(1).is_some_and(|n| n <= 256 << 20) => full(StatusCode::OK, vec![b'x'; num(1).unwrap_or(0) as usize]),
+        ("gzip", 1) => {
+            let mut encoded = Vec::new();
+            let text = GZIP_TEXT.repeat(20).into_bytes();
+            let mut encoder = async_compression::tokio::bufread::GzipEncoder::new(text.as_slice());
+            let _ = encoder.read_to_end(&mut encoded).await;
+            let mut response = full(StatusCode::OK, encoded);
+            response.headers_mut().insert(http::header::CONTENT_ENCODING, http::HeaderValue::from_static("gzip"));
+            response
+        }
+        ("chunked", 1) => {
+            let chunks = (1..=5).map(|i| Bytes::from(format!("chunk {i} of 5\n"))).collect();
+            Response::new(streamed(chunks, Duration::from_millis(2)))
+        }
+        ("json", 1) => {
+            let mut response = full(StatusCode::OK, r#"{"status":"ok","service":"webmon-target","checks":[1,2,3]}"#);
+            response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            response
+        }
+        ("headers", 1) => {
+            let echoed: BTreeMap<&str, &str> =
+                req.headers().iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("<binary>"))).collect();
+            let mut response = full(StatusCode::OK, serde_json::to_vec(&echoed).unwrap_or_default());
+            response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            response
+        }
+        _ => full(StatusCode::NOT_FOUND, "no such route\n"),
+    };
+    response.headers_mut().insert("x-webmon-target", http::HeaderValue::from_static("1"));
+    response
+}
