@@ -15,6 +15,7 @@
 //! - [`target`]: a tiny HTTP target server used by the demo, the tests and the benchmarks.
 
 pub mod check;
+pub mod dashboard;
 pub mod ports;
 pub mod probe;
 pub mod report;

@@ -1,0 +1,253 @@
+// webmon dashboard: fetches the JSON API and renders it with DOM calls only
+// (textContent, never innerHTML), so nothing read from results can inject markup.
+"use strict";
+
+(function () {
+  var REFRESH_MS = 30000;
+  var PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
+  var PHASES = [
+    ["dns_ms", "DNS", "#8b5cf6"],
+    ["connect_ms", "Connect", "#0ea5e9"],
+    ["tls_ms", "TLS", "#f59e0b"],
+    ["ttfb_ms", "TTFB", "#10b981"],
+    ["transfer_ms", "Transfer", "#ef4444"],
+  ];
+
+  var params = new URLSearchParams(location.search);
+  var since = params.get("since") || "1h";
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") node.textContent = attrs[k];
+      else if (k === "className") node.className = attrs[k];
+      else node.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { if (c) node.appendChild(c); });
+    return node;
+  }
+
+  function ms(v) {
+    if (v === null || v === undefined) return "–";
+    return v >= 100 ? Math.round(v) + " ms" : v.toFixed(1) + " ms";
+  }
+
+  function pct(v) {
+    return v >= 99.995 ? "100%" : v.toFixed(2) + "%";
+  }
+
+  function ago(atMs) {
+    var s = Math.max(0, Math.round((Date.now() - atMs) / 1000));
+    if (s < 90) return s + "s ago";
+    if (s < 5400) return Math.round(s / 60) + "m ago";
+    if (s < 129600) return Math.round(s / 3600) + "h ago";
+    return Math.round(s / 86400) + "d ago";
+  }
+
+  function when(atMs) {
+    return new Date(atMs).toLocaleString();
+  }
+
+  function setStatus(text, isError) {
+    var s = document.getElementById("status");
+    s.textContent = text;
+    s.className = isError ? "error" : "muted";
+    s.hidden = !text;
+  }
+
+  function getJson(path) {
+    return fetch(path, { headers: { Accept: "application/json" } }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error(body.error || r.status + " " + r.statusText);
+        return body;
+      });
+    });
+  }
+
+  function failureText(last) {
+    var parts = [];
+    if (last.status_code) parts.push(String(last.status_code));
+    if (last.error_class) parts.push(last.error_class);
+    if (last.error_message) parts.push(last.error_message);
+    return parts.join(" · ");
+  }
+
+  function setupSince(onChange) {
+    var select = document.getElementById("since");
+    if (!Array.prototype.some.call(select.options, function (o) { return o.value === since; })) {
+      select.appendChild(el("option", { value: since, text: since }));
+    }
+    select.value = since;
+    select.addEventListener("change", function () {
+      since = select.value;
+      params.set("since", since);
+      history.replaceState(null, "", location.pathname + "?" + params.toString());
+      onChange();
+    });
+  }
+
+  // ---- overview -------------------------------------------------------------------
+
+  function renderOverview(data) {
+    var table = document.getElementById("overview");
+    var body = table.tBodies[0];
+    body.textContent = "";
+    data.checks.forEach(function (check) {
+      check.regions.forEach(function (r, i) {
+        var row = el("tr", { className: i === 0 ? "first" : "" });
+        if (i === 0) {
+          var link = el("a", { href: "/check/" + encodeURIComponent(check.check_id) + "?since=" + encodeURIComponent(since), text: check.check_id });
+          var cell = el("td", { rowspan: String(check.regions.length), className: "check" }, [
+            el("span", { className: "badge " + check.health, text: check.health }),
+            link,
+            el("div", { className: "muted small url", text: check.url }),
+          ]);
+          cell.setAttribute("data-check-id", check.check_id);
+          row.appendChild(cell);
+        }
+        var last = r.last;
+        var lastCell = el("td", {}, [
+          el("span", { className: "dot " + (last.available ? "up" : "down") }),
+          el("span", { text: last.available ? "up" : "down" }),
+          el("span", { className: "muted small", text: " " + ago(last.at_ms) }),
+        ]);
+        if (!last.available) {
+          lastCell.appendChild(el("div", { className: "small error-text", text: failureText(last) }));
+        }
+        row.appendChild(el("td", { className: "region", text: r.region }));
+        row.appendChild(lastCell);
+        row.appendChild(el("td", { className: "num", text: pct(r.availability_pct) }));
+        row.appendChild(el("td", { className: "num", text: ms(r.p50_ms) }));
+        row.appendChild(el("td", { className: "num", text: ms(r.p95_ms) }));
+        row.appendChild(el("td", { className: "num", text: String(r.samples) }));
+        body.appendChild(row);
+      });
+    });
+    table.hidden = data.checks.length === 0;
+    table.setAttribute("data-check-count", String(data.checks.length));
+    setStatus(data.checks.length === 0 ? "No results in this window. Is `webmon run` writing to this database?" : "");
+  }
+
+  function loadOverview() {
+    getJson("/api/overview?since=" + encodeURIComponent(since))
+      .then(renderOverview)
+      .catch(function (e) { setStatus("Failed to load the overview: " + e.message, true); });
+  }
+
+  // ---- check page -----------------------------------------------------------------
+
+  var plot = null;
+
+  function renderChart(series) {
+    var container = document.getElementById("chart");
+    var regions = series.regions;
+    if (plot) { plot.destroy(); plot = null; }
+    container.textContent = "";
+    if (regions.length === 0) {
+      container.appendChild(el("p", { className: "muted", text: "No results in this window." }));
+      container.setAttribute("data-series-count", "0");
+      return;
+    }
+    var tables = regions.map(function (r) {
+      return [r.t_ms.map(function (t) { return t / 1000; }), r.latency_ms];
+    });
+    var data = uPlot.join(tables);
+    var opts = {
+      width: Math.max(320, container.clientWidth),
+      height: 320,
+      scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
+      axes: [{}, { label: "latency (ms)", size: 60 }],
+      series: [{}].concat(regions.map(function (r, i) {
+        return {
+          label: r.region,
+          stroke: PALETTE[i % PALETTE.length],
+          width: 2,
+          points: { show: false },
+          value: function (u, v) { return v === null || v === undefined ? "–" : ms(v); },
+        };
+      })),
+    };
+    plot = new uPlot(opts, data, container);
+    container.setAttribute("data-series-count", String(regions.length));
+    container.setAttribute("data-series-labels", regions.map(function (r) { return r.region; }).join(","));
+  }
+
+  function renderPhases(phases) {
+    var body = document.getElementById("phases").tBodies[0];
+    body.textContent = "";
+    var widest = 0;
+    phases.regions.forEach(function (r) {
+      widest = Math.max(widest, PHASES.reduce(function (sum, p) { return sum + r[p[0]]; }, 0));
+    });
+    phases.regions.forEach(function (r) {
+      var bar = el("div", { className: "bar" });
+      PHASES.forEach(function (p) {
+        var share = widest > 0 ? (r[p[0]] / widest) * 100 : 0;
+        var seg = el("span", { title: p[1] + " " + ms(r[p[0]]) });
+        seg.style.width = share.toFixed(2) + "%";
+        seg.style.background = p[2];
+        bar.appendChild(seg);
+      });
+      var row = el("tr", {}, [el("td", { className: "region", text: r.region })]);
+      PHASES.forEach(function (p) { row.appendChild(el("td", { className: "num", text: ms(r[p[0]]) })); });
+      row.appendChild(el("td", { className: "num", text: ms(r.warm_ttfb_ms) }));
+      row.appendChild(el("td", { className: "bar-col" }, [bar]));
+      body.appendChild(row);
+    });
+    if (phases.regions.length === 0) {
+      body.appendChild(el("tr", {}, [el("td", { colspan: "8", className: "muted", text: "No answered executions in this window." })]));
+    } else {
+      var legend = el("tr", { className: "legend" }, [el("td", { colspan: "8" }, PHASES.map(function (p) {
+        var key = el("span", { className: "key" });
+        key.style.background = p[2];
+        return el("span", { className: "legend-item" }, [key, document.createTextNode(p[1])]);
+      }))]);
+      body.appendChild(legend);
+    }
+  }
+
+  function renderFailures(failures) {
+    var body = document.getElementById("failures").tBodies[0];
+    body.textContent = "";
+    failures.failures.forEach(function (f) {
+      body.appendChild(el("tr", {}, [
+        el("td", { text: when(f.at_ms) }),
+        el("td", { className: "region", text: f.region }),
+        el("td", { className: "num", text: f.status_code ? String(f.status_code) : "–" }),
+        el("td", { text: f.error_class || "–" }),
+        el("td", { className: "message", text: f.error_message || "" }),
+      ]));
+    });
+    if (failures.failures.length === 0) {
+      body.appendChild(el("tr", {}, [el("td", { colspan: "5", className: "muted", text: "No failures in this window." })]));
+    }
+    document.getElementById("failures").setAttribute("data-failure-count", String(failures.failures.length));
+  }
+
+  function loadCheck() {
+    var id = decodeURIComponent(location.pathname.split("/")[2] || "");
+    document.getElementById("check-id").textContent = id;
+    document.title = "webmon · " + id;
+    document.getElementById("back").setAttribute("href", "/?since=" + encodeURIComponent(since));
+    var base = "/api/checks/" + encodeURIComponent(id) + "/";
+    var q = "?since=" + encodeURIComponent(since);
+    Promise.all([getJson(base + "series" + q), getJson(base + "phases" + q), getJson(base + "failures" + q)])
+      .then(function (all) {
+        setStatus(all[0].regions.length === 0 ? "No results for this check in this window." : "");
+        renderChart(all[0]);
+        renderPhases(all[1]);
+        renderFailures(all[2]);
+      })
+      .catch(function (e) { setStatus("Failed to load the check: " + e.message, true); });
+  }
+
+  var page = document.body.getAttribute("data-page");
+  var load = page === "check" ? loadCheck : loadOverview;
+  setupSince(load);
+  load();
+  setInterval(load, REFRESH_MS);
+  window.addEventListener("resize", function () {
+    var container = document.getElementById("chart");
+    if (plot && container) plot.setSize({ width: Math.max(320, container.clientWidth), height: 320 });
+  });
+})();
