@@ -1,0 +1,369 @@
+//! The check table in DynamoDB, a [`CheckRepository`].
+//!
+//! An item is the `RawCheck` fields (serde_dynamo) plus `pk` (the check id) and
+//! `schedule_group` (`GroupKey::name()`, e.g. `30s-3`). The `by_group` global secondary
+//! index on `schedule_group` lets a probe read its group with a query, never a scan.
+//! Each item is validated on its own: a bad one is reported and skipped.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+};
+use aws_sdk_dynamodb::Client;
+use tracing::Instrument;
+use webmon_core::check::{Check, RawCheck, ValidationError};
+use webmon_core::ports::{CheckRepository, LoadedChecks, PortError};
+use webmon_core::schedule::GroupKey;
+
+use crate::AwsError;
+
+/// Default table name.
+pub const DEFAULT_TABLE: &str = "webmon-checks";
+/// Environment variable naming the table.
+pub const TABLE_ENV: &str = "WEBMON_TABLE";
+/// Partition key attribute.
+pub const PK: &str = "pk";
+/// Group attribute, the key of [`GROUP_INDEX`].
+pub const GROUP_ATTR: &str = "schedule_group";
+/// The index queried by group.
+pub const GROUP_INDEX: &str = "by_group";
+
+/// A DynamoDB item as the SDK gives it.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The check table.
+#[derive(Debug, Clone)]
+pub struct DynamoCheckRepository {
+    client: Client,
+    table: String,
+}
+
+impl DynamoCheckRepository {
+    /// Wraps a client and a table name.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table (with its stream and `by_group` index) unless it exists.
+    pub async fn ensure_table(&self) -> Result<(), AwsError> {
+        if self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("complete")
+        };
+        let key = |name: &str| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("complete")
+        };
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(GROUP_INDEX)
+            .key_schema(key(GROUP_ATTR))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .expect("complete");
+        let stream = StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(StreamViewType::NewAndOldImages)
+            .build()
+            .expect("complete");
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .attribute_definitions(attr(PK))
+            .attribute_definitions(attr(GROUP_ATTR))
+            .key_schema(key(PK))
+            .global_secondary_indexes(index)
+            .billing_mode(BillingMode::PayPerRequest)
+            .stream_specification(stream)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("dynamodb", "CreateTable", e))?;
+        Ok(())
+    }
+
+    /// Writes a validated check (its source as written, plus the keys).
+    pub async fn put(&self, check: &Check) -> Result<(), AwsError> {
+        let item = check_to_item(check)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .instrument(tracing::info_span!("aws.dynamodb.PutItem", check_id = %check.id))
+            .await
+            .map_err(|e| AwsError::call("dynamodb", "PutItem", e))?;
+        Ok(())
+    }
+
+    /// Deletes a check; returns whether it existed.
+    pub async fn delete(&self, id: &str) -> Result<bool, AwsError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(id.to_string()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .instrument(tracing::info_span!("aws.dynamodb.DeleteItem", check_id = %id))
+            .await
+            .map_err(|e| AwsError::call("dynamodb", "DeleteItem", e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    /// Sets `schedule_group` on an item written without it (or with a stale one), so
+    /// the probe's group query finds it. Does nothing if the item changed meanwhile.
+    pub async fn set_group(&self, id: &str, group: GroupKey) -> Result<(), AwsError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(id.to_string()))
+            .update_expression("SET #g = :g")
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(#g) OR #g <> :g)",
+            )
+            .expression_attribute_names("#g", GROUP_ATTR)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":g", AttributeValue::S(group.name()))
+            .send()
+            .instrument(tracing::info_span!("aws.dynamodb.UpdateItem", check_id = %id))
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(AwsError::call("dynamodb", "UpdateItem", e)),
+        }
+    }
+
+    async fn collect(&self, group: Option<GroupKey>) -> Result<LoadedChecks, AwsError> {
+        let mut loaded = LoadedChecks::default();
+        let mut start: Option<Item> = None;
+        loop {
+            let (items, next) = match group {
+                Some(key) => {
+                    let out = self
+                        .client
+                        .query()
+                        .table_name(&self.table)
+                        .index_name(GROUP_INDEX)
+                        .key_condition_expression("#g = :g")
+                        .expression_attribute_names("#g", GROUP_ATTR)
+                        .expression_attribute_values(":g", AttributeValue::S(key.name()))
+                        .set_exclusive_start_key(start.take())
+                        .send()
+                        .instrument(tracing::info_span!("aws.dynamodb.Query", group = %key.name()))
+                        .await
+                        .map_err(|e| AwsError::call("dynamodb", "Query", e))?;
+                    (out.items.unwrap_or_default(), out.last_evaluated_key)
+                }
+                None => {
+                    let out = self
+                        .client
+                        .scan()
+                        .table_name(&self.table)
+                        .set_exclusive_start_key(start.take())
+                        .send()
+                        .instrument(tracing::info_span!("aws.dynamodb.Scan"))
+                        .await
+                        .map_err(|e| AwsError::call("dynamodb", "Scan", e))?;
+                    (out.items.unwrap_or_default(), out.last_evaluated_key)
+                }
+            };
+            for item in items {
+                match item_to_check(serde_dynamo::Item::from(item)) {
+                    Ok(check) => loaded.checks.push(check),
+                    Err(errors) => {
+                        for e in &errors {
+                            tracing::warn!(check_id = %e.check_id, field = %e.field, value = %e.value, reason = %e.reason, "skipping an invalid check item");
+                        }
+                        loaded.errors.extend(errors);
+                    }
+                }
+            }
+            match next {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(loaded)
+    }
+}
+
+impl CheckRepository for DynamoCheckRepository {
+    async fn all(&self) -> Result<LoadedChecks, PortError> {
+        Ok(self.collect(None).await?)
+    }
+
+    async fn group(&self, key: GroupKey) -> Result<LoadedChecks, PortError> {
+        Ok(self.collect(Some(key)).await?)
+    }
+}
+
+/// The item for a check: its source as written plus `pk` and `schedule_group`.
+pub fn check_to_item(check: &Check) -> Result<Item, AwsError> {
+    let mut item: Item = serde_dynamo::to_item(&check.source).map_err(|e| AwsError::Codec {
+        what: format!("encode check {} as an item", check.id),
+        reason: e.to_string(),
+    })?;
+    item.insert(PK.into(), AttributeValue::S(check.id.clone()));
+    item.insert(
+        GROUP_ATTR.into(),
+        AttributeValue::S(GroupKey::of(check).name()),
+    );
+    Ok(item)
+}
+
+/// The `schedule_group` attribute of an item, if present.
+pub fn item_group(item: &serde_dynamo::Item) -> Option<GroupKey> {
+    match item.get(GROUP_ATTR) {
+        Some(serde_dynamo::AttributeValue::S(text)) => GroupKey::parse(text).ok(),
+        _ => None,
+    }
+}
+
+/// The id of an item (`pk`, else `id`), for messages.
+pub fn item_id(item: &serde_dynamo::Item) -> Option<String> {
+    [PK, "id"].iter().find_map(|k| match item.get(*k) {
+        Some(serde_dynamo::AttributeValue::S(text)) => Some(text.clone()),
+        _ => None,
+    })
+}
+
+/// Parses and validates an item (from the SDK or a stream image). Errors name the
+/// check id, the field, the value and the reason.
+pub fn item_to_check(mut item: serde_dynamo::Item) -> Result<Check, Vec<ValidationError>> {
+    let label = item_id(&item).unwrap_or_else(|| "<item without id>".into());
+    item.remove(GROUP_ATTR);
+    let pk = match item.remove(PK) {
+        Some(serde_dynamo::AttributeValue::S(pk)) => Some(pk),
+        _ => None,
+    };
+    let value: serde_json::Value = serde_dynamo::from_item(item).map_err(|e| {
+        vec![ValidationError::new(
+            &label,
+            "<item>",
+            "<item>",
+            format!("is not a check item ({e})"),
+        )]
+    })?;
+    let raw: RawCheck = serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+        let field = e.path().to_string();
+        let shown = lookup(&value, &field).unwrap_or_else(|| "<missing>".into());
+        vec![ValidationError::new(
+            &label,
+            &field,
+            shown,
+            e.into_inner().to_string(),
+        )]
+    })?;
+    if let Some(pk) = pk {
+        if pk != raw.id {
+            return Err(vec![ValidationError::new(
+                &label,
+                "id",
+                &raw.id,
+                format!("must equal the item key pk ({pk})"),
+            )]);
+        }
+    }
+    raw.validate()
+}
+
+fn lookup(value: &serde_json::Value, path: &str) -> Option<String> {
+    let mut node = value;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (name, index) = match part.split_once('[') {
+            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        node = node.get(name)?;
+        if let Some(i) = index {
+            node = node.get(i)?;
+        }
+    }
+    Some(match node {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use webmon_core::check::RawCheck;
+
+    #[test]
+    fn items_round_trip_and_carry_keys() {
+        let raw = RawCheck {
+            id: "a".into(),
+            url: "https://example.com".into(),
+            interval: Some("30s".into()),
+            requests: Some(3),
+            ..Default::default()
+        };
+        let check = raw.validate().unwrap();
+        let item = check_to_item(&check).unwrap();
+        assert_eq!(item[PK], AttributeValue::S("a".into()));
+        assert_eq!(
+            item[GROUP_ATTR],
+            AttributeValue::S(GroupKey::of(&check).name())
+        );
+        let back = item_to_check(serde_dynamo::Item::from(item)).unwrap();
+        assert_eq!(back.source, raw);
+    }
+
+    #[test]
+    fn bad_items_name_the_field_and_value() {
+        let mut item: Item = HashMap::new();
+        item.insert(PK.into(), AttributeValue::S("b".into()));
+        item.insert("id".into(), AttributeValue::S("b".into()));
+        item.insert(
+            "url".into(),
+            AttributeValue::S("https://example.com".into()),
+        );
+        item.insert("requests".into(), AttributeValue::S("many".into()));
+        let errors = item_to_check(serde_dynamo::Item::from(item)).unwrap_err();
+        assert_eq!(
+            (
+                errors[0].check_id.as_str(),
+                errors[0].field.as_str(),
+                errors[0].value.as_str()
+            ),
+            ("b", "requests", "many")
+        );
+    }
+}

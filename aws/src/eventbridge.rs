@@ -1,0 +1,197 @@
+//! The region's trigger rules in EventBridge: listing ours (by prefix) and applying a
+//! reconciliation plan from [`webmon_core::reconcile`].
+
+use aws_sdk_eventbridge::types::{RuleState, Target};
+use aws_sdk_eventbridge::Client;
+use tracing::Instrument;
+use webmon_core::reconcile::{Change, ExistingRule, ExistingTarget, TARGET_ID};
+
+use crate::AwsError;
+
+/// Environment variable holding the probe Lambda's ARN.
+pub const PROBE_ARN_ENV: &str = "WEBMON_PROBE_ARN";
+/// Environment variable overriding the rule prefix.
+pub const PREFIX_ENV: &str = "WEBMON_RULE_PREFIX";
+
+/// The rules we manage on the default event bus.
+#[derive(Debug, Clone)]
+pub struct EventBridgeRules {
+    client: Client,
+    prefix: String,
+    target_arn: String,
+}
+
+impl EventBridgeRules {
+    /// Wraps a client; `prefix` names our rules, `target_arn` is the probe Lambda.
+    pub fn new(client: Client, prefix: impl Into<String>, target_arn: impl Into<String>) -> Self {
+        Self {
+            client,
+            prefix: prefix.into(),
+            target_arn: target_arn.into(),
+        }
+    }
+
+    /// The rule prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The probe target ARN.
+    pub fn target_arn(&self) -> &str {
+        &self.target_arn
+    }
+
+    /// Every rule with our prefix, with its targets.
+    pub async fn list(&self) -> Result<Vec<ExistingRule>, AwsError> {
+        let mut rules = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .client
+                .list_rules()
+                .name_prefix(&self.prefix)
+                .set_next_token(token.take())
+                .send()
+                .instrument(tracing::info_span!("aws.events.ListRules"))
+                .await
+                .map_err(|e| AwsError::call("events", "ListRules", e))?;
+            for rule in out.rules.unwrap_or_default() {
+                let Some(name) = rule.name else { continue };
+                let targets = self.targets(&name).await?;
+                rules.push(ExistingRule {
+                    enabled: rule.state.as_ref() == Some(&RuleState::Enabled),
+                    schedule_expression: rule.schedule_expression,
+                    name,
+                    targets,
+                });
+            }
+            match out.next_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => break,
+            }
+        }
+        Ok(rules)
+    }
+
+    async fn targets(&self, rule: &str) -> Result<Vec<ExistingTarget>, AwsError> {
+        let out = self
+            .client
+            .list_targets_by_rule()
+            .rule(rule)
+            .send()
+            .instrument(tracing::info_span!("aws.events.ListTargetsByRule", rule))
+            .await
+            .map_err(|e| AwsError::call("events", "ListTargetsByRule", e))?;
+        Ok(out
+            .targets
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| ExistingTarget {
+                id: t.id,
+                arn: t.arn,
+                input: t.input,
+            })
+            .collect())
+    }
+
+    /// Applies one change; only the calls the change needs are made.
+    pub async fn apply(&self, change: &Change) -> Result<(), AwsError> {
+        match change {
+            Change::Put {
+                spec,
+                rule,
+                target,
+                remove_targets,
+            } => {
+                if *rule {
+                    self.client
+                        .put_rule()
+                        .name(&spec.name)
+                        .schedule_expression(&spec.schedule_expression)
+                        .state(RuleState::Enabled)
+                        .description(format!(
+                            "webmon: probes schedule group {}",
+                            spec.group.name()
+                        ))
+                        .send()
+                        .instrument(tracing::info_span!("aws.events.PutRule", rule = %spec.name))
+                        .await
+                        .map_err(|e| AwsError::call("events", "PutRule", e))?;
+                }
+                if !remove_targets.is_empty() {
+                    self.remove_targets(&spec.name, remove_targets).await?;
+                }
+                if *target {
+                    let t = Target::builder()
+                        .id(TARGET_ID)
+                        .arn(&self.target_arn)
+                        .input(&spec.input)
+                        .build()
+                        .map_err(|e| AwsError::Codec {
+                            what: format!("build the target of rule {}", spec.name),
+                            reason: e.to_string(),
+                        })?;
+                    let out = self
+                        .client
+                        .put_targets()
+                        .rule(&spec.name)
+                        .targets(t)
+                        .send()
+                        .instrument(tracing::info_span!("aws.events.PutTargets", rule = %spec.name))
+                        .await
+                        .map_err(|e| AwsError::call("events", "PutTargets", e))?;
+                    if out.failed_entry_count > 0 {
+                        let reason = out
+                            .failed_entries
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter_map(|f| f.error_message)
+                            .collect::<Vec<_>>()
+                            .join("; ");
+                        return Err(AwsError::Partial {
+                            what: format!("put the target of rule {}", spec.name),
+                            failed: 1,
+                            total: 1,
+                            attempts: 1,
+                            reason,
+                        });
+                    }
+                }
+                tracing::info!(rule = %spec.name, schedule = %spec.schedule_expression, "rule up to date");
+            }
+            Change::Delete { name, target_ids } => {
+                if !target_ids.is_empty() {
+                    self.remove_targets(name, target_ids).await?;
+                }
+                let result = self
+                    .client
+                    .delete_rule()
+                    .name(name)
+                    .send()
+                    .instrument(tracing::info_span!("aws.events.DeleteRule", rule = %name))
+                    .await;
+                match result {
+                    Ok(_) => {}
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+                    Err(e) => return Err(AwsError::call("events", "DeleteRule", e)),
+                }
+                tracing::info!(rule = %name, "rule deleted");
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove_targets(&self, rule: &str, ids: &[String]) -> Result<(), AwsError> {
+        self.client
+            .remove_targets()
+            .rule(rule)
+            .set_ids(Some(ids.to_vec()))
+            .send()
+            .instrument(tracing::info_span!("aws.events.RemoveTargets", rule))
+            .await
+            .map_err(|e| AwsError::call("events", "RemoveTargets", e))?;
+        Ok(())
+    }
+}
