@@ -30,7 +30,10 @@ def check_repo(root: Path, schema: dict | None = None) -> list[str]:
     """Every finding for the repository at `root`, as `file: place: reason` lines."""
     schema = schema or load_schema()
     root = root.resolve()
-    found: list[str] = []
+    found: list[str] = [f"{rel}: missing" for rel in ("Pulumi.yaml", "regions/Pulumi.yaml")
+                        if not (root / rel).is_file()]
+    if found:
+        return found
     home_doc = _read(root / "Pulumi.yaml")
     region_doc = _read(root / "regions" / "Pulumi.yaml")
     home = load("Pulumi.yaml", home_doc)
