@@ -54,3 +54,11 @@ def test_planted_mistake_is_caught(schema, tmp_path, fixture):
     expect = yaml.safe_load((fixture / "mutation.yaml").read_text())["expect"]
     findings = check_repo(root, schema)
     assert any(expect in f for f in findings), f"{fixture.name}: expected {expect!r} in {findings}"
+
+
+def test_missing_npm_fails_with_an_install_hint(tmp_path, monkeypatch):
+    import schema as schema_module
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(schema_module.SchemaError, match=r"npm not found: apt-get install -y nodejs npm"):
+        schema_module.load_schema(tmp_path / "cache")
