@@ -56,6 +56,13 @@ def check_repo(root: Path, schema: dict | None = None) -> list[str]:
     for name, config in region_stacks.items():
         found += check_stack_config(f"regions/Pulumi.{name}.yaml", region_doc.get("name", ""),
                                     region.config, config)
+    replica_props = schema["types"]["dynamodb.TableReplica"]
+    for name, config in home_stacks.items():
+        for entry in config.get("webmon:replicas") or []:
+            for key in entry if isinstance(entry, dict) else []:
+                if key not in replica_props:
+                    found.append(f"Pulumi.{name}.yaml: webmon:replicas: unknown property {key!r} "
+                                 "of dynamodb.TableReplica")
     found += check_regions(home_stacks, region_stacks)
     return found
 

@@ -105,6 +105,8 @@ def check_regions(home: dict[str, dict], regions: dict[str, dict]) -> list[str]:
             key_region = _KMS_REGION_RE.match(str(entry.get("kmsKeyArn", "")))
             if not key_region or key_region.group(1) != r:
                 found.append(f"{label}: replica {r} needs kmsKeyArn of a KMS key in {r}")
+            if entry.get("pointInTimeRecovery") is not True:
+                found.append(f"{label}: replica {r} does not enable pointInTimeRecovery")
             if r not in covered[name]:
                 found.append(f"{label}: replica {r} has no regions/Pulumi.{r}.yaml")
         home_region = hc.get("aws:region")

@@ -91,6 +91,7 @@ fn add_edits_both_places_keeps_comments_and_prints_the_two_ups() {
         key.starts_with("arn:aws:kms:eu-central-1:111122223333:key/mrk-"),
         "{key}"
     );
+    assert_eq!(added["pointInTimeRecovery"], true);
     assert_eq!(replicas.len(), 3);
 
     let file =

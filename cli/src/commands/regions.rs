@@ -297,7 +297,9 @@ fn derive_key(home: &HomeStack, region: &str) -> Option<String> {
 
 /// Inserts a replica entry into the home stack text, keeping everything else as is.
 fn insert_replica(text: &str, region: &str, key: &str) -> anyhow::Result<String> {
-    let entry = format!("    - regionName: {region}\n      kmsKeyArn: {key}\n");
+    let entry = format!(
+        "    - regionName: {region}\n      kmsKeyArn: {key}\n      pointInTimeRecovery: true\n      propagateTags: true\n"
+    );
     let lines: Vec<&str> = text.lines().collect();
     let Some(start) = lines
         .iter()
