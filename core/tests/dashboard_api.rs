@@ -9,7 +9,12 @@ use serde_json::Value;
 const NOW_MS: i64 = 1_750_000_000_000;
 
 fn region<'a>(check: &'a Value, name: &str) -> &'a Value {
-    check["regions"].as_array().unwrap().iter().find(|r| r["region"] == name).unwrap()
+    check["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == name)
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,13 +26,21 @@ async fn overview_has_exact_figures_per_check_and_region() {
     let body = reply.json();
     assert_eq!(body["window"]["from_ms"], NOW_MS - 3_600_000);
     let checks = body["checks"].as_array().unwrap();
-    let ids: Vec<&str> = checks.iter().map(|c| c["check_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = checks
+        .iter()
+        .map(|c| c["check_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["api", "web"]);
 
     let api = &checks[0];
     assert_eq!(api["health"], "up");
     assert_eq!(api["url"], "https://api.example.test/health");
-    let regions: Vec<&str> = api["regions"].as_array().unwrap().iter().map(|r| r["region"].as_str().unwrap()).collect();
+    let regions: Vec<&str> = api["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["region"].as_str().unwrap())
+        .collect();
     assert_eq!(regions, ["ap-southeast-2", "eu-west-1", "us-east-1"]);
     let eu = region(api, "eu-west-1");
     assert_eq!(eu["samples"], EXECUTIONS);
@@ -60,7 +73,9 @@ async fn overview_has_exact_figures_per_check_and_region() {
 async fn series_phases_and_failures_of_one_check() {
     let app = Running::start(NOW_MS).await;
 
-    let series = get(app.addr, "/api/checks/web/series?since=1h").await.json();
+    let series = get(app.addr, "/api/checks/web/series?since=1h")
+        .await
+        .json();
     assert_eq!(series["bucket_ms"], 15_000);
     let regions = series["regions"].as_array().unwrap();
     assert_eq!(regions.len(), 3);
@@ -70,11 +85,26 @@ async fn series_phases_and_failures_of_one_check() {
     let latencies = ap["latency_ms"].as_array().unwrap();
     assert_eq!(latencies.iter().filter(|v| v.is_null()).count(), 6);
     assert_eq!(latencies[0], 180.0);
-    assert_eq!(ap["failures"].as_array().unwrap().iter().filter(|v| **v == 1).count(), 6);
-    let t: Vec<i64> = ap["t_ms"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    assert_eq!(
+        ap["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| **v == 1)
+            .count(),
+        6
+    );
+    let t: Vec<i64> = ap["t_ms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
     assert!(t.windows(2).all(|w| w[0] < w[1]) && t.iter().all(|t| t % 15_000 == 0));
 
-    let phases = get(app.addr, "/api/checks/api/phases?since=1h").await.json();
+    let phases = get(app.addr, "/api/checks/api/phases?since=1h")
+        .await
+        .json();
     let eu = &phases["regions"][1];
     assert_eq!(eu["region"], "eu-west-1");
     assert_eq!(eu["samples"], 60);
@@ -83,7 +113,9 @@ async fn series_phases_and_failures_of_one_check() {
     assert_eq!(eu["transfer_ms"], 2.0);
     assert_eq!(eu["warm_ttfb_ms"], 8.8);
 
-    let failures = get(app.addr, "/api/checks/web/failures?since=1h").await.json();
+    let failures = get(app.addr, "/api/checks/web/failures?since=1h")
+        .await
+        .json();
     let list = failures["failures"].as_array().unwrap();
     assert_eq!(list.len(), 7);
     assert_eq!(list[0]["region"], "us-east-1");
@@ -91,8 +123,12 @@ async fn series_phases_and_failures_of_one_check() {
     assert_eq!(list[1]["region"], "ap-southeast-2");
     assert_eq!(list[1]["error_class"], "timeout");
     assert_eq!(list[1]["error_message"], HOSTILE_MESSAGE);
-    assert!(list.windows(2).all(|w| w[0]["at_ms"].as_i64() >= w[1]["at_ms"].as_i64()));
-    let limited = get(app.addr, "/api/checks/web/failures?since=1h&limit=2").await.json();
+    assert!(list
+        .windows(2)
+        .all(|w| w[0]["at_ms"].as_i64() >= w[1]["at_ms"].as_i64()));
+    let limited = get(app.addr, "/api/checks/web/failures?since=1h&limit=2")
+        .await
+        .json();
     assert_eq!(limited["failures"].as_array().unwrap().len(), 2);
 
     // An unknown check is empty, not an error.
@@ -109,13 +145,22 @@ async fn pages_assets_and_bad_requests() {
     for path in ["/", "/check/api", "/check/web?since=6h"] {
         let page = get(app.addr, path).await;
         assert_eq!(page.status, 200, "{path}");
-        assert!(page.header("content-type").unwrap().starts_with("text/html"));
-        assert!(page.header("content-security-policy").unwrap().contains("default-src 'self'"));
+        assert!(page
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html"));
+        assert!(page
+            .header("content-security-policy")
+            .unwrap()
+            .contains("default-src 'self'"));
         assert_eq!(page.header("x-frame-options"), Some("DENY"));
     }
     let uplot = get(app.addr, "/assets/uPlot.iife.min.js").await;
     assert_eq!(uplot.status, 200);
-    assert!(uplot.header("content-type").unwrap().starts_with("text/javascript"));
+    assert!(uplot
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/javascript"));
     assert!(uplot.body.contains("uPlot"));
 
     let cases: [(&str, u16, &str); 7] = [
@@ -141,7 +186,13 @@ async fn pages_assets_and_bad_requests() {
     // Bound to loopback: a foreign Host (DNS rebinding) is refused; loopback names pass.
     let foreign = request(app.addr, "GET", "/api/overview", "attacker.example:8080").await;
     assert_eq!(foreign.status, 421);
-    let local = request(app.addr, "GET", "/api/overview", &format!("localhost:{}", app.addr.port())).await;
+    let local = request(
+        app.addr,
+        "GET",
+        "/api/overview",
+        &format!("localhost:{}", app.addr.port()),
+    )
+    .await;
     assert_eq!(local.status, 200);
     app.stop().await;
 }

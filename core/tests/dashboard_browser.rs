@@ -67,15 +67,20 @@ fn browse(url: &str, extra: &[&str]) -> String {
     };
     let stdout = reader.join().unwrap();
     let stderr = err_reader.join().unwrap();
-    assert!(status.success(), "chromium failed on {url}: {status}\n{stderr}");
+    assert!(
+        status.success(),
+        "chromium failed on {url}: {status}\n{stderr}"
+    );
     stdout
 }
 
 /// Runs chromium off the async runtime, so the dashboard keeps serving meanwhile.
 async fn browse_async(url: String, extra: Vec<String>) -> String {
-    tokio::task::spawn_blocking(move || browse(&url, &extra.iter().map(String::as_str).collect::<Vec<_>>()))
-        .await
-        .unwrap()
+    tokio::task::spawn_blocking(move || {
+        browse(&url, &extra.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap()
 }
 
 fn screenshot_dir() -> (PathBuf, Option<tempfile::TempDir>) {
@@ -88,13 +93,26 @@ fn screenshot_dir() -> (PathBuf, Option<tempfile::TempDir>) {
 }
 
 fn assert_png(path: &Path) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", path.display()));
-    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{} is not a PNG", path.display());
-    assert!(bytes.len() > 10_000, "{} is suspiciously small ({} bytes)", path.display(), bytes.len());
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", path.display()));
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is not a PNG",
+        path.display()
+    );
+    assert!(
+        bytes.len() > 10_000,
+        "{} is suspiciously small ({} bytes)",
+        path.display(),
+        bytes.len()
+    );
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,34 +122,76 @@ async fn overview_and_check_page_render_in_chromium() {
     let app = Running::start(now_ms()).await;
 
     let overview = browse_async(app.url("/"), vec!["--dump-dom".into()]).await;
-    assert!(overview.contains(r#"data-check-count="2""#), "overview did not render:\n{overview}");
+    assert!(
+        overview.contains(r#"data-check-count="2""#),
+        "overview did not render:\n{overview}"
+    );
     for id in ["api", "web"] {
-        assert!(overview.contains(&format!(r#"data-check-id="{id}""#)), "check {id} missing:\n{overview}");
-        assert!(overview.contains(&format!(r#"href="/check/{id}?since=1h""#)), "link to {id} missing");
+        assert!(
+            overview.contains(&format!(r#"data-check-id="{id}""#)),
+            "check {id} missing:\n{overview}"
+        );
+        assert!(
+            overview.contains(&format!(r#"href="/check/{id}?since=1h""#)),
+            "link to {id} missing"
+        );
     }
     for region in REGIONS {
-        assert!(overview.contains(region), "region {region} missing from the overview");
+        assert!(
+            overview.contains(region),
+            "region {region} missing from the overview"
+        );
     }
-    assert!(overview.contains("degraded"), "web should be degraded:\n{overview}");
+    assert!(
+        overview.contains("degraded"),
+        "web should be degraded:\n{overview}"
+    );
 
     let check = browse_async(app.url("/check/web"), vec!["--dump-dom".into()]).await;
-    assert!(check.contains(r#"data-series-count="3""#), "chart did not render 3 series:\n{check}");
-    assert!(check.contains(&format!(r#"data-series-labels="{}""#, REGIONS.join(","))), "series labels missing");
+    assert!(
+        check.contains(r#"data-series-count="3""#),
+        "chart did not render 3 series:\n{check}"
+    );
+    assert!(
+        check.contains(&format!(r#"data-series-labels="{}""#, REGIONS.join(","))),
+        "series labels missing"
+    );
     assert!(check.contains("<canvas"), "uPlot drew no canvas");
     assert!(check.contains(r#"class="uplot"#), "no uPlot root element");
     for region in REGIONS {
-        assert!(check.contains(&format!(">{region}<")), "legend or table lacks {region}");
+        assert!(
+            check.contains(&format!(">{region}<")),
+            "legend or table lacks {region}"
+        );
     }
     // Seven failures listed; the hostile message is text, not an element.
-    assert!(check.contains(r#"data-failure-count="7""#), "failures missing:\n{check}");
-    assert!(check.contains("&lt;img src=x onerror=alert(1)&gt; connection timed out"), "message not shown as text");
-    assert!(!check.contains("<img src=\"x\""), "a failure message was rendered as markup");
-    assert!(check.contains("status 503 is not accepted"), "503 failure missing");
+    assert!(
+        check.contains(r#"data-failure-count="7""#),
+        "failures missing:\n{check}"
+    );
+    assert!(
+        check.contains("&lt;img src=x onerror=alert(1)&gt; connection timed out"),
+        "message not shown as text"
+    );
+    assert!(
+        !check.contains("<img src=\"x\""),
+        "a failure message was rendered as markup"
+    );
+    assert!(
+        check.contains("status 503 is not accepted"),
+        "503 failure missing"
+    );
 
     let (dir, _keep) = screenshot_dir();
-    for (page, file) in [("/check/web", "screenshot-check.png"), ("/", "screenshot-overview.png")] {
+    for (page, file) in [
+        ("/check/web", "screenshot-check.png"),
+        ("/", "screenshot-overview.png"),
+    ] {
         let path = dir.join(file);
-        let args = vec![format!("--screenshot={}", path.display()), "--window-size=1280,900".into()];
+        let args = vec![
+            format!("--screenshot={}", path.display()),
+            "--window-size=1280,900".into(),
+        ];
         browse_async(app.url(page), args).await;
         assert_png(&path);
     }

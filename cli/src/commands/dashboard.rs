@@ -64,9 +64,12 @@ fn open_source(args: &Args) -> anyhow::Result<Arc<dyn DashboardSource>> {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source = open_source(&args)?;
     let addr = SocketAddr::new(args.bind, args.port);
-    let listener =
-        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {addr}"))?;
-    let local = listener.local_addr().context("failed to read the listening address")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("failed to listen on {addr}"))?;
+    let local = listener
+        .local_addr()
+        .context("failed to read the listening address")?;
     if !local.ip().is_loopback() {
         tracing::warn!(address = %local, "the dashboard is reachable from the network and has no login");
     }
@@ -77,6 +80,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             std::future::pending::<()>().await;
         }
     };
-    dashboard::serve(listener, source, shutdown).await.context("failed to serve the dashboard")?;
+    dashboard::serve(listener, source, shutdown)
+        .await
+        .context("failed to serve the dashboard")?;
     Ok(ExitCode::SUCCESS)
 }

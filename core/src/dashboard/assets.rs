@@ -33,7 +33,10 @@ mod tests {
                 let name = &part[..part.find('"').expect("quoted asset path")];
                 assert!(super::get(name).is_some(), "missing asset {name}");
             }
-            assert!(!page.contains("http://") && !page.contains("https://"), "pages must load nothing remote");
+            assert!(
+                !page.contains("http://") && !page.contains("https://"),
+                "pages must load nothing remote"
+            );
         }
     }
 }

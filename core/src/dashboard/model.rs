@@ -33,10 +33,15 @@ impl Window {
         let span = humantime::parse_duration(text)
             .map_err(|e| format!("since={text:?} is not a duration like 15m, 1h or 7d ({e})"))?;
         if span.is_zero() || span > MAX_SINCE {
-            return Err(format!("since={text:?} must be more than 0 and at most 31d"));
+            return Err(format!(
+                "since={text:?} must be more than 0 and at most 31d"
+            ));
         }
         let span_ms = i64::try_from(span.as_millis()).unwrap_or(i64::MAX);
-        Ok(Self { from_ms: now_ms - span_ms, to_ms: now_ms })
+        Ok(Self {
+            from_ms: now_ms - span_ms,
+            to_ms: now_ms,
+        })
     }
 
     /// Length in milliseconds.
@@ -47,9 +52,27 @@ impl Window {
     /// Bucket width for a latency series over this window: the smallest of a few round
     /// widths that keeps at most [`MAX_POINTS`] buckets.
     pub fn bucket_ms(&self) -> i64 {
-        const WIDTHS_S: [i64; 13] = [1, 5, 10, 15, 30, 60, 300, 600, 900, 1800, 3600, 3 * 3600, 6 * 3600];
+        const WIDTHS_S: [i64; 13] = [
+            1,
+            5,
+            10,
+            15,
+            30,
+            60,
+            300,
+            600,
+            900,
+            1800,
+            3600,
+            3 * 3600,
+            6 * 3600,
+        ];
         let needed = (self.span_ms() + MAX_POINTS - 1) / MAX_POINTS;
-        WIDTHS_S.iter().map(|s| s * 1000).find(|w| *w >= needed).unwrap_or(24 * 3600 * 1000)
+        WIDTHS_S
+            .iter()
+            .map(|s| s * 1000)
+            .find(|w| *w >= needed)
+            .unwrap_or(24 * 3600 * 1000)
     }
 }
 
@@ -233,9 +256,17 @@ mod tests {
     #[test]
     fn since_parses_and_bounds() {
         let w = Window::since(Some("1h"), 10_000_000).unwrap();
-        assert_eq!(w, Window { from_ms: 10_000_000 - 3_600_000, to_ms: 10_000_000 });
+        assert_eq!(
+            w,
+            Window {
+                from_ms: 10_000_000 - 3_600_000,
+                to_ms: 10_000_000
+            }
+        );
         assert_eq!(Window::since(None, 5_000_000).unwrap().span_ms(), 3_600_000);
-        assert!(Window::since(Some("soon"), 0).unwrap_err().contains("since=\"soon\""));
+        assert!(Window::since(Some("soon"), 0)
+            .unwrap_err()
+            .contains("since=\"soon\""));
         assert!(Window::since(Some("0s"), 0).is_err());
         assert!(Window::since(Some("40d"), 0).is_err());
     }

@@ -23,23 +23,40 @@ type Reply = Response<Full<Bytes>>;
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
                    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-fn reply(status: StatusCode, content_type: &'static str, cache: &'static str, body: impl Into<Bytes>) -> Reply {
+fn reply(
+    status: StatusCode,
+    content_type: &'static str,
+    cache: &'static str,
+    body: impl Into<Bytes>,
+) -> Reply {
     let mut res = Response::new(Full::new(body.into()));
     *res.status_mut() = status;
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     res
 }
 
 fn json(status: StatusCode, value: &impl Serialize) -> Reply {
     match serde_json::to_vec(value) {
         Ok(body) => reply(status, "application/json", "no-store", body),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("failed to encode the response: {e}")),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("failed to encode the response: {e}"),
+        ),
     }
 }
 
@@ -50,21 +67,37 @@ fn error(status: StatusCode, message: &str) -> Reply {
 
 fn port_error(e: PortError) -> Reply {
     tracing::warn!(error = %e, "dashboard query failed");
-    let status = if e.is_retriable() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
+    let status = if e.is_retriable() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
     error(status, &e.to_string())
 }
 
 /// Check ids are letters, digits, `-`, `_` and `.` (see check validation), so a path
 /// segment outside that set names no check and needs no decoding.
 fn valid_check_id(id: &str) -> bool {
-    (1..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    (1..=128).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn host_allowed(req: &Request<Incoming>, state: &State) -> bool {
-    let Some(allowed) = &state.allowed_hosts else { return true };
-    let host = req.uri().authority().map(|a| a.as_str().to_string()).or_else(|| {
-        req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_string)
-    });
+    let Some(allowed) = &state.allowed_hosts else {
+        return true;
+    };
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        });
     let Some(host) = host else { return true };
     // Strip the port: `[::1]:8080` -> `[::1]`, `localhost:8080` -> `localhost`.
     let name = match host.rfind(':') {
@@ -77,30 +110,56 @@ fn host_allowed(req: &Request<Incoming>, state: &State) -> bool {
 /// Handles one request. Never fails: errors become JSON error responses.
 pub(crate) async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Reply, Infallible> {
     if !host_allowed(&req, &state) {
-        return Ok(error(StatusCode::MISDIRECTED_REQUEST, "failed to serve: unexpected Host header"));
+        return Ok(error(
+            StatusCode::MISDIRECTED_REQUEST,
+            "failed to serve: unexpected Host header",
+        ));
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut res = error(StatusCode::METHOD_NOT_ALLOWED, "the dashboard is read-only: use GET");
-        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        let mut res = error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "the dashboard is read-only: use GET",
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return Ok(res);
     }
     let query: HashMap<String, String> = req
         .uri()
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default();
     let path = req.uri().path();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     Ok(match segments.as_slice() {
-        [""] => reply(StatusCode::OK, "text/html; charset=utf-8", "no-cache", assets::INDEX_HTML),
-        ["check", id] if valid_check_id(id) => {
-            reply(StatusCode::OK, "text/html; charset=utf-8", "no-cache", assets::CHECK_HTML)
-        }
+        [""] => reply(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            "no-cache",
+            assets::INDEX_HTML,
+        ),
+        ["check", id] if valid_check_id(id) => reply(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            "no-cache",
+            assets::CHECK_HTML,
+        ),
         ["assets", name] => match assets::get(name) {
-            Some((content_type, body)) => reply(StatusCode::OK, content_type, "public, max-age=3600", body),
+            Some((content_type, body)) => {
+                reply(StatusCode::OK, content_type, "public, max-age=3600", body)
+            }
             None => error(StatusCode::NOT_FOUND, &format!("no asset named {name:?}")),
         },
-        ["healthz"] => reply(StatusCode::OK, "text/plain; charset=utf-8", "no-store", "ok\n"),
+        ["healthz"] => reply(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "no-store",
+            "ok\n",
+        ),
         ["api", rest @ ..] => api(rest, &query, &state).await,
         _ => error(StatusCode::NOT_FOUND, &format!("no page at {path:?}")),
     })
@@ -113,24 +172,43 @@ async fn api(segments: &[&str], query: &HashMap<String, String>, state: &State) 
     };
     let source = &state.source;
     match segments {
-        ["overview"] => source.overview(window).await.map_or_else(port_error, |v| json(StatusCode::OK, &v)),
+        ["overview"] => source
+            .overview(window)
+            .await
+            .map_or_else(port_error, |v| json(StatusCode::OK, &v)),
         ["checks", id, what] if valid_check_id(id) => match *what {
-            "series" => source.series(id, window).await.map_or_else(port_error, |v| json(StatusCode::OK, &v)),
-            "phases" => source.phases(id, window).await.map_or_else(port_error, |v| json(StatusCode::OK, &v)),
+            "series" => source
+                .series(id, window)
+                .await
+                .map_or_else(port_error, |v| json(StatusCode::OK, &v)),
+            "phases" => source
+                .phases(id, window)
+                .await
+                .map_or_else(port_error, |v| json(StatusCode::OK, &v)),
             "failures" => {
                 let limit = match query.get("limit").map(|l| l.parse::<usize>()) {
                     None => DEFAULT_FAILURE_LIMIT,
                     Some(Ok(n)) if (1..=MAX_FAILURE_LIMIT).contains(&n) => n,
                     Some(_) => {
-                        let reason = format!("limit must be a number from 1 to {MAX_FAILURE_LIMIT}");
+                        let reason =
+                            format!("limit must be a number from 1 to {MAX_FAILURE_LIMIT}");
                         return error(StatusCode::BAD_REQUEST, &reason);
                     }
                 };
-                source.failures(id, window, limit).await.map_or_else(port_error, |v| json(StatusCode::OK, &v))
+                source
+                    .failures(id, window, limit)
+                    .await
+                    .map_or_else(port_error, |v| json(StatusCode::OK, &v))
             }
-            _ => error(StatusCode::NOT_FOUND, &format!("no API endpoint {what:?} for a check")),
+            _ => error(
+                StatusCode::NOT_FOUND,
+                &format!("no API endpoint {what:?} for a check"),
+            ),
         },
-        _ => error(StatusCode::NOT_FOUND, &format!("no API endpoint /api/{}", segments.join("/"))),
+        _ => error(
+            StatusCode::NOT_FOUND,
+            &format!("no API endpoint /api/{}", segments.join("/")),
+        ),
     }
 }
 

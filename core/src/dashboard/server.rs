@@ -39,7 +39,11 @@ fn allowed_hosts(local: SocketAddr) -> Option<Vec<String>> {
     if !local.ip().is_loopback() {
         return None;
     }
-    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "[::1]".to_string()];
+    let mut hosts = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "[::1]".to_string(),
+    ];
     match local.ip() {
         IpAddr::V4(ip) => hosts.push(ip.to_string()),
         IpAddr::V6(ip) => hosts.push(format!("[{ip}]")),
@@ -68,7 +72,11 @@ pub async fn serve_with_clock(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let local = listener.local_addr()?;
-    let state = Arc::new(State { source, clock, allowed_hosts: allowed_hosts(local) });
+    let state = Arc::new(State {
+        source,
+        clock,
+        allowed_hosts: allowed_hosts(local),
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -109,7 +117,9 @@ pub async fn serve_with_clock(
     }
     drop(listener);
     let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while connections.join_next().await.is_some() {} });
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    });
     if drained.await.is_err() {
         tracing::warn!("dashboard connections still open after {SHUTDOWN_GRACE:?}; closing them");
         connections.abort_all();

@@ -18,10 +18,18 @@ pub trait DashboardSource: Send + Sync {
 
     /// Latency over time of one check, one series per region, bucketed to
     /// [`Window::bucket_ms`].
-    fn series<'a>(&'a self, check_id: &'a str, window: Window) -> BoxFuture<'a, Result<Series, PortError>>;
+    fn series<'a>(
+        &'a self,
+        check_id: &'a str,
+        window: Window,
+    ) -> BoxFuture<'a, Result<Series, PortError>>;
 
     /// Median phase timings of one check, per region.
-    fn phases<'a>(&'a self, check_id: &'a str, window: Window) -> BoxFuture<'a, Result<Phases, PortError>>;
+    fn phases<'a>(
+        &'a self,
+        check_id: &'a str,
+        window: Window,
+    ) -> BoxFuture<'a, Result<Phases, PortError>>;
 
     /// The most recent failures of one check (at most `limit`), newest first.
     fn failures<'a>(

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use futures::future::BoxFuture;
 
 use super::model::{
-    CheckOverview, Failure, Failures, Health, LastResult, Overview, Phases, RegionOverview, RegionPhases,
-    RegionSeries, Series, Window,
+    CheckOverview, Failure, Failures, Health, LastResult, Overview, Phases, RegionOverview,
+    RegionPhases, RegionSeries, Series, Window,
 };
 use super::source::DashboardSource;
 use crate::ports::PortError;
@@ -25,7 +25,11 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 }
 
 impl SqliteStore {
-    async fn window_samples(&self, window: &Window, check_id: Option<&str>) -> Result<Vec<Sample>, PortError> {
+    async fn window_samples(
+        &self,
+        window: &Window,
+        check_id: Option<&str>,
+    ) -> Result<Vec<Sample>, PortError> {
         let mut samples = self.samples_since(window.from_ms, check_id).await?;
         samples.retain(|s| in_window(window, s.scheduled_at_ms));
         Ok(samples)
@@ -33,11 +37,17 @@ impl SqliteStore {
 
     async fn dashboard_overview(&self, window: Window) -> Result<Overview, PortError> {
         let samples = self.window_samples(&window, None).await?;
-        let urls: BTreeMap<String, String> =
-            self.latest().await?.into_iter().map(|r| (r.check_id, r.url)).collect();
+        let urls: BTreeMap<String, String> = self
+            .latest()
+            .await?
+            .into_iter()
+            .map(|r| (r.check_id, r.url))
+            .collect();
         let mut last: BTreeMap<(&str, &str), &Sample> = BTreeMap::new();
         for s in &samples {
-            let entry = last.entry((s.check_id.as_str(), s.region.as_str())).or_insert(s);
+            let entry = last
+                .entry((s.check_id.as_str(), s.region.as_str()))
+                .or_insert(s);
             if s.scheduled_at_ms > entry.scheduled_at_ms {
                 *entry = s;
             }
@@ -83,7 +93,11 @@ impl SqliteStore {
         let mut buckets: BTreeMap<&str, BTreeMap<i64, (f64, u64, u64)>> = BTreeMap::new();
         for s in &samples {
             let start = s.scheduled_at_ms - s.scheduled_at_ms.rem_euclid(bucket_ms);
-            let b = buckets.entry(s.region.as_str()).or_default().entry(start).or_default();
+            let b = buckets
+                .entry(s.region.as_str())
+                .or_default()
+                .entry(start)
+                .or_default();
             if s.status_code.is_some() {
                 b.0 += s.latency_avg_ms;
                 b.1 += 1;
@@ -95,29 +109,45 @@ impl SqliteStore {
         let regions = buckets
             .into_iter()
             .map(|(region, points)| {
-                let mut series =
-                    RegionSeries { region: region.to_string(), t_ms: vec![], latency_ms: vec![], failures: vec![] };
+                let mut series = RegionSeries {
+                    region: region.to_string(),
+                    t_ms: vec![],
+                    latency_ms: vec![],
+                    failures: vec![],
+                };
                 for (t, (sum, answered, failures)) in points {
                     series.t_ms.push(t);
-                    series.latency_ms.push((answered > 0).then(|| sum / answered as f64));
+                    series
+                        .latency_ms
+                        .push((answered > 0).then(|| sum / answered as f64));
                     series.failures.push(failures);
                 }
                 series
             })
             .collect();
-        Ok(Series { check_id: check_id.to_string(), window, bucket_ms, regions })
+        Ok(Series {
+            check_id: check_id.to_string(),
+            window,
+            bucket_ms,
+            regions,
+        })
     }
 
     async fn dashboard_phases(&self, check_id: &str, window: Window) -> Result<Phases, PortError> {
         let results = self.results_since(window.from_ms, Some(check_id)).await?;
         let mut by_region: BTreeMap<&str, Vec<&ProbeResult>> = BTreeMap::new();
-        for r in results.iter().filter(|r| in_window(&window, r.scheduled_at_ms) && r.status_code.is_some()) {
+        for r in results
+            .iter()
+            .filter(|r| in_window(&window, r.scheduled_at_ms) && r.status_code.is_some())
+        {
             by_region.entry(r.region.as_str()).or_default().push(r);
         }
         let regions = by_region
             .into_iter()
             .map(|(region, rs)| {
-                let med = |f: fn(&ProbeResult) -> f64| median(rs.iter().map(|r| f(r)).collect()).unwrap_or(0.0);
+                let med = |f: fn(&ProbeResult) -> f64| {
+                    median(rs.iter().map(|r| f(r)).collect()).unwrap_or(0.0)
+                };
                 RegionPhases {
                     region: region.to_string(),
                     samples: rs.len() as u64,
@@ -130,13 +160,26 @@ impl SqliteStore {
                 }
             })
             .collect();
-        Ok(Phases { check_id: check_id.to_string(), window, regions })
+        Ok(Phases {
+            check_id: check_id.to_string(),
+            window,
+            regions,
+        })
     }
 
-    async fn dashboard_failures(&self, check_id: &str, window: Window, limit: usize) -> Result<Failures, PortError> {
+    async fn dashboard_failures(
+        &self,
+        check_id: &str,
+        window: Window,
+        limit: usize,
+    ) -> Result<Failures, PortError> {
         let mut samples = self.window_samples(&window, Some(check_id)).await?;
         samples.retain(|s| !s.available);
-        samples.sort_by(|a, b| b.scheduled_at_ms.cmp(&a.scheduled_at_ms).then_with(|| a.region.cmp(&b.region)));
+        samples.sort_by(|a, b| {
+            b.scheduled_at_ms
+                .cmp(&a.scheduled_at_ms)
+                .then_with(|| a.region.cmp(&b.region))
+        });
         let failures = samples
             .into_iter()
             .take(limit)
@@ -148,7 +191,11 @@ impl SqliteStore {
                 error_message: s.error_message,
             })
             .collect();
-        Ok(Failures { check_id: check_id.to_string(), window, failures })
+        Ok(Failures {
+            check_id: check_id.to_string(),
+            window,
+            failures,
+        })
     }
 }
 
@@ -157,11 +204,19 @@ impl DashboardSource for SqliteStore {
         Box::pin(self.dashboard_overview(window))
     }
 
-    fn series<'a>(&'a self, check_id: &'a str, window: Window) -> BoxFuture<'a, Result<Series, PortError>> {
+    fn series<'a>(
+        &'a self,
+        check_id: &'a str,
+        window: Window,
+    ) -> BoxFuture<'a, Result<Series, PortError>> {
         Box::pin(self.dashboard_series(check_id, window))
     }
 
-    fn phases<'a>(&'a self, check_id: &'a str, window: Window) -> BoxFuture<'a, Result<Phases, PortError>> {
+    fn phases<'a>(
+        &'a self,
+        check_id: &'a str,
+        window: Window,
+    ) -> BoxFuture<'a, Result<Phases, PortError>> {
         Box::pin(self.dashboard_phases(check_id, window))
     }
 

@@ -13,7 +13,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use webmon_core::dashboard;
 use webmon_core::ports::{Clock, ResultStore};
-use webmon_core::result::{ErrorClass, LatencyStats, Phases, ProbeHealth, ProbeResult, RESULT_VERSION};
+use webmon_core::result::{
+    ErrorClass, LatencyStats, Phases, ProbeHealth, ProbeResult, RESULT_VERSION,
+};
 use webmon_core::store::SqliteStore;
 
 /// Regions, sorted.
@@ -53,7 +55,12 @@ fn result(check: &str, region_index: usize, i: i64, now_ms: i64) -> ProbeResult 
         error_class: None,
         error_message: None,
         requests: 5,
-        latency: LatencyStats { avg_ms: latency, min_ms: latency - 1.0, max_ms: latency + 5.0, p50_ms: latency },
+        latency: LatencyStats {
+            avg_ms: latency,
+            min_ms: latency - 1.0,
+            max_ms: latency + 5.0,
+            p50_ms: latency,
+        },
         cold: Phases {
             dns_ms: dns,
             connect_ms: latency / 4.0,
@@ -94,7 +101,8 @@ pub fn seed_results(now_ms: i64) -> Vec<ProbeResult> {
                     res.available = false;
                     res.status_code = Some(503);
                     res.error_class = Some(ErrorClass::HttpStatus);
-                    res.error_message = Some("status 503 is not accepted (expected 200-299)".into());
+                    res.error_message =
+                        Some("status 503 is not accepted (expected 200-299)".into());
                 }
                 all.push(res);
             }
@@ -132,7 +140,13 @@ impl Running {
                 let _ = stopped.await;
             },
         ));
-        Self { addr, now_ms, stop: Some(stop), task: Some(task), _dir: dir }
+        Self {
+            addr,
+            now_ms,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
     }
 
     /// `http://127.0.0.1:port` + `path`.
@@ -144,7 +158,11 @@ impl Running {
     pub async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         let task = self.task.take().unwrap();
-        tokio::time::timeout(Duration::from_secs(10), task).await.expect("server stops").unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("server stops")
+            .unwrap()
+            .unwrap();
     }
 }
 
@@ -158,7 +176,10 @@ pub struct Reply {
 impl Reply {
     /// A header value by lower-case name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON.
@@ -178,14 +199,27 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str, host: &str) -> 
         let text = String::from_utf8(raw).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         let mut lines = head.lines();
-        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
         let headers = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
-        Reply { status, headers, body: body.to_string() }
+        Reply {
+            status,
+            headers,
+            body: body.to_string(),
+        }
     };
-    tokio::time::timeout(Duration::from_secs(10), fut).await.expect("response within 10 s")
+    tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .expect("response within 10 s")
 }
 
 /// `GET path` with the usual loopback Host header.
