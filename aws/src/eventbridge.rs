@@ -73,6 +73,34 @@ impl EventBridgeRules {
         Ok(rules)
     }
 
+    /// One rule with its targets, or `None` if it does not exist.
+    pub async fn describe(&self, name: &str) -> Result<Option<ExistingRule>, AwsError> {
+        let out = self
+            .client
+            .describe_rule()
+            .name(name)
+            .send()
+            .instrument(tracing::info_span!("aws.events.DescribeRule", rule = name))
+            .await;
+        let rule = match out {
+            Ok(rule) => rule,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(AwsError::call("events", "DescribeRule", e)),
+        };
+        let targets = self.targets(name).await?;
+        Ok(Some(ExistingRule {
+            name: name.to_string(),
+            schedule_expression: rule.schedule_expression,
+            enabled: rule.state.as_ref() == Some(&RuleState::Enabled),
+            targets,
+        }))
+    }
+
     async fn targets(&self, rule: &str) -> Result<Vec<ExistingTarget>, AwsError> {
         let out = self
             .client

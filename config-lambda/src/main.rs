@@ -1,2 +1,36 @@
-//! Skeleton; filled by the AWS pipeline.
-fn main() {}
+//! Config Lambda entry point: read the settings, build the adapters, serve events.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use tracing::Instrument;
+use webmon_aws::config::{current_region, env, env_or, AwsTarget};
+use webmon_aws::dynamodb::{DynamoCheckRepository, DEFAULT_TABLE, TABLE_ENV};
+use webmon_aws::eventbridge::{EventBridgeRules, PREFIX_ENV, PROBE_ARN_ENV};
+use webmon_core::reconcile::RULE_PREFIX;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    webmon_aws::telemetry::init("config-lambda");
+    let region = current_region()?;
+    let config = AwsTarget::from_env(Some(&region)).load().await;
+    let table = DynamoCheckRepository::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        env_or(TABLE_ENV, DEFAULT_TABLE),
+    );
+    let rules = EventBridgeRules::new(
+        aws_sdk_eventbridge::Client::new(&config),
+        env_or(PREFIX_ENV, RULE_PREFIX),
+        env(PROBE_ARN_ENV)?,
+    );
+    let (table, rules, region) = (&table, &rules, region.as_str());
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let span =
+                tracing::info_span!("invocation", request_id = %event.context.request_id, region);
+            config_lambda::handle(table, rules, region, event.payload)
+                .instrument(span)
+                .await
+                .map_err(Error::from)
+        },
+    ))
+    .await
+}

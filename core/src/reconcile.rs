@@ -105,7 +105,13 @@ pub fn group_of_rule(prefix: &str, name: &str) -> Option<GroupKey> {
 
 /// Plans the changes that make `existing` match `wanted` (the groups holding at least
 /// one check this region probes), within `scope`.
-pub fn plan(prefix: &str, target_arn: &str, wanted: &BTreeSet<GroupKey>, scope: &Scope, existing: &[ExistingRule]) -> Vec<Change> {
+pub fn plan(
+    prefix: &str,
+    target_arn: &str,
+    wanted: &BTreeSet<GroupKey>,
+    scope: &Scope,
+    existing: &[ExistingRule],
+) -> Vec<Change> {
     let in_scope = |group: Option<GroupKey>| match scope {
         Scope::All => true,
         Scope::Groups(groups) => group.is_some_and(|g| groups.contains(&g)),
@@ -114,7 +120,10 @@ pub fn plan(prefix: &str, target_arn: &str, wanted: &BTreeSet<GroupKey>, scope: 
     for rule in existing.iter().filter(|r| r.name.starts_with(prefix)) {
         let group = group_of_rule(prefix, &rule.name);
         if in_scope(group) && !group.is_some_and(|g| wanted.contains(&g)) {
-            changes.push(Change::Delete { name: rule.name.clone(), target_ids: rule.targets.iter().map(|t| t.id.clone()).collect() });
+            changes.push(Change::Delete {
+                name: rule.name.clone(),
+                target_ids: rule.targets.iter().map(|t| t.id.clone()).collect(),
+            });
         }
     }
     for &group in wanted {
@@ -123,13 +132,29 @@ pub fn plan(prefix: &str, target_arn: &str, wanted: &BTreeSet<GroupKey>, scope: 
         }
         let spec = RuleSpec::for_group(prefix, group);
         let current = existing.iter().find(|r| r.name == spec.name);
-        let rule = current.is_none_or(|r| !r.enabled || r.schedule_expression.as_deref() != Some(spec.schedule_expression.as_str()));
+        let rule = current.is_none_or(|r| {
+            !r.enabled
+                || r.schedule_expression.as_deref() != Some(spec.schedule_expression.as_str())
+        });
         let ours = current.and_then(|r| r.targets.iter().find(|t| t.id == TARGET_ID));
-        let target = ours.is_none_or(|t| t.arn != target_arn || !same_json(t.input.as_deref(), &spec.input));
-        let remove_targets: Vec<String> =
-            current.map(|r| r.targets.iter().filter(|t| t.id != TARGET_ID).map(|t| t.id.clone()).collect()).unwrap_or_default();
+        let target =
+            ours.is_none_or(|t| t.arn != target_arn || !same_json(t.input.as_deref(), &spec.input));
+        let remove_targets: Vec<String> = current
+            .map(|r| {
+                r.targets
+                    .iter()
+                    .filter(|t| t.id != TARGET_ID)
+                    .map(|t| t.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
         if rule || target || !remove_targets.is_empty() {
-            changes.push(Change::Put { spec, rule, target, remove_targets });
+            changes.push(Change::Put {
+                spec,
+                rule,
+                target,
+                remove_targets,
+            });
         }
     }
     changes
@@ -148,7 +173,10 @@ mod tests {
     const ARN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:webmon-probe";
 
     fn group(interval: &str, shard: u32) -> GroupKey {
-        GroupKey { interval: Interval::parse(interval).unwrap(), shard }
+        GroupKey {
+            interval: Interval::parse(interval).unwrap(),
+            shard,
+        }
     }
 
     fn existing_for(spec: &RuleSpec) -> ExistingRule {
@@ -156,7 +184,11 @@ mod tests {
             name: spec.name.clone(),
             schedule_expression: Some(spec.schedule_expression.clone()),
             enabled: true,
-            targets: vec![ExistingTarget { id: TARGET_ID.into(), arn: ARN.into(), input: Some(spec.input.clone()) }],
+            targets: vec![ExistingTarget {
+                id: TARGET_ID.into(),
+                arn: ARN.into(),
+                input: Some(spec.input.clone()),
+            }],
         }
     }
 
@@ -165,7 +197,10 @@ mod tests {
         let wanted: BTreeSet<_> = [group("30s", 3), group("5m", 0)].into();
         let changes = plan(RULE_PREFIX, ARN, &wanted, &Scope::All, &[]);
         assert_eq!(changes.len(), 2);
-        let existing: Vec<_> = wanted.iter().map(|&g| existing_for(&RuleSpec::for_group(RULE_PREFIX, g))).collect();
+        let existing: Vec<_> = wanted
+            .iter()
+            .map(|&g| existing_for(&RuleSpec::for_group(RULE_PREFIX, g)))
+            .collect();
         assert_eq!(existing[0].name, "webmon-30s-3");
         assert!(plan(RULE_PREFIX, ARN, &wanted, &Scope::All, &existing).is_empty());
     }
@@ -175,12 +210,25 @@ mod tests {
         let g = group("1m", 1);
         let mut rule = existing_for(&RuleSpec::for_group(RULE_PREFIX, g));
         rule.targets[0].input = Some(r#"{ "group" : "1m-1" }"#.into());
-        rule.targets.push(ExistingTarget { id: "stray".into(), arn: ARN.into(), input: None });
+        rule.targets.push(ExistingTarget {
+            id: "stray".into(),
+            arn: ARN.into(),
+            input: None,
+        });
         let changes = plan(RULE_PREFIX, ARN, &[g].into(), &Scope::All, &[rule.clone()]);
-        assert!(matches!(&changes[..], [Change::Put { rule: false, target: false, remove_targets, .. }] if remove_targets == &["stray"]));
+        assert!(
+            matches!(&changes[..], [Change::Put { rule: false, target: false, remove_targets, .. }] if remove_targets == &["stray"])
+        );
         rule.enabled = false;
         let changes = plan(RULE_PREFIX, ARN, &[g].into(), &Scope::All, &[rule]);
-        assert!(matches!(&changes[..], [Change::Put { rule: true, target: false, .. }]));
+        assert!(matches!(
+            &changes[..],
+            [Change::Put {
+                rule: true,
+                target: false,
+                ..
+            }]
+        ));
     }
 
     #[test]
@@ -189,21 +237,46 @@ mod tests {
         let existing = vec![
             existing_for(&RuleSpec::for_group(RULE_PREFIX, a)),
             existing_for(&RuleSpec::for_group(RULE_PREFIX, b)),
-            ExistingRule { name: "webmon-junk".into(), schedule_expression: None, enabled: true, targets: vec![] },
-            ExistingRule { name: "other-rule".into(), schedule_expression: None, enabled: true, targets: vec![] },
+            ExistingRule {
+                name: "webmon-junk".into(),
+                schedule_expression: None,
+                enabled: true,
+                targets: vec![],
+            },
+            ExistingRule {
+                name: "other-rule".into(),
+                schedule_expression: None,
+                enabled: true,
+                targets: vec![],
+            },
         ];
         let only_a = Scope::Groups([a].into());
         let changes = plan(RULE_PREFIX, ARN, &BTreeSet::new(), &only_a, &existing);
-        assert_eq!(changes, vec![Change::Delete { name: "webmon-1m-1".into(), target_ids: vec![TARGET_ID.into()] }]);
+        assert_eq!(
+            changes,
+            vec![Change::Delete {
+                name: "webmon-1m-1".into(),
+                target_ids: vec![TARGET_ID.into()]
+            }]
+        );
         let changes = plan(RULE_PREFIX, ARN, &[b].into(), &Scope::All, &existing);
-        let deleted: Vec<_> = changes.iter().map(|c| match c { Change::Delete { name, .. } => name.as_str(), _ => "put" }).collect();
+        let deleted: Vec<_> = changes
+            .iter()
+            .map(|c| match c {
+                Change::Delete { name, .. } => name.as_str(),
+                _ => "put",
+            })
+            .collect();
         assert_eq!(deleted, ["webmon-1m-1", "webmon-junk"]);
     }
 
     #[test]
     fn rule_names_map_back_to_groups() {
         let g = group("15s", 7);
-        assert_eq!(group_of_rule(RULE_PREFIX, &rule_name(RULE_PREFIX, g)), Some(g));
+        assert_eq!(
+            group_of_rule(RULE_PREFIX, &rule_name(RULE_PREFIX, g)),
+            Some(g)
+        );
         assert_eq!(group_of_rule(RULE_PREFIX, "webmon-junk"), None);
     }
 }

@@ -1,0 +1,62 @@
+//! What the config handler needs from the outside, as traits over the AWS adapters so
+//! the handler is tested with the real adapters against an emulator.
+
+use std::future::Future;
+
+use webmon_aws::dynamodb::DynamoCheckRepository;
+use webmon_aws::eventbridge::EventBridgeRules;
+use webmon_aws::AwsError;
+use webmon_core::ports::CheckRepository;
+use webmon_core::reconcile::{Change, ExistingRule};
+use webmon_core::schedule::GroupKey;
+
+/// The check table, with the one write the config Lambda makes.
+pub trait CheckTable: CheckRepository {
+    /// Sets an item's `schedule_group` (items written without it are not in the index).
+    fn set_group(
+        &self,
+        id: &str,
+        group: GroupKey,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+impl CheckTable for DynamoCheckRepository {
+    async fn set_group(&self, id: &str, group: GroupKey) -> Result<(), AwsError> {
+        DynamoCheckRepository::set_group(self, id, group).await
+    }
+}
+
+/// The region's trigger rules.
+pub trait TriggerRules: Send + Sync {
+    /// Name prefix of our rules.
+    fn prefix(&self) -> &str;
+    /// ARN of the probe target.
+    fn target_arn(&self) -> &str;
+    /// Every rule with our prefix.
+    fn list(&self) -> impl Future<Output = Result<Vec<ExistingRule>, AwsError>> + Send;
+    /// One rule, if it exists.
+    fn describe(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ExistingRule>, AwsError>> + Send;
+    /// Applies one change.
+    fn apply(&self, change: &Change) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+impl TriggerRules for EventBridgeRules {
+    fn prefix(&self) -> &str {
+        EventBridgeRules::prefix(self)
+    }
+    fn target_arn(&self) -> &str {
+        EventBridgeRules::target_arn(self)
+    }
+    async fn list(&self) -> Result<Vec<ExistingRule>, AwsError> {
+        EventBridgeRules::list(self).await
+    }
+    async fn describe(&self, name: &str) -> Result<Option<ExistingRule>, AwsError> {
+        EventBridgeRules::describe(self, name).await
+    }
+    async fn apply(&self, change: &Change) -> Result<(), AwsError> {
+        EventBridgeRules::apply(self, change).await
+    }
+}

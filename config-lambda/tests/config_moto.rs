@@ -1,0 +1,248 @@
+//! The config Lambda against moto's server: real stream event fixtures, rules and
+//! targets read back from EventBridge, API calls counted by the emulator's proxy.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::dynamodb::Event;
+use webmon_aws::dynamodb::{DynamoCheckRepository, Item, GROUP_ATTR};
+use webmon_aws::emulator::{Emulator, Fault};
+use webmon_aws::eventbridge::EventBridgeRules;
+use webmon_core::check::RawCheck;
+use webmon_core::reconcile::RULE_PREFIX;
+use webmon_core::schedule::GroupKey;
+
+const REGION: &str = "eu-west-1";
+const ARN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:webmon-probe";
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn group_of(id: &str, interval: &str) -> GroupKey {
+    RawCheck {
+        id: id.into(),
+        url: "https://example.com".into(),
+        interval: Some(interval.into()),
+        timeout: Some("1s".into()),
+        ..Default::default()
+    }
+    .validate()
+    .map(|c| GroupKey::of(&c))
+    .unwrap()
+}
+
+struct Setup {
+    emulator: Emulator,
+    table: DynamoCheckRepository,
+    rules: EventBridgeRules,
+    ddb: aws_sdk_dynamodb::Client,
+    events: aws_sdk_eventbridge::Client,
+}
+
+async fn setup() -> Setup {
+    let emulator = Emulator::start().await.expect("emulator");
+    let config = emulator.target(REGION).load().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let table = DynamoCheckRepository::new(ddb.clone(), "webmon-checks");
+    table.ensure_table().await.unwrap();
+    // Items as a user writes them with `aws dynamodb put-item`: no schedule_group.
+    let items: HashMap<String, serde_json::Value> =
+        serde_json::from_str(&fixture("items.json")).unwrap();
+    for value in items.values() {
+        let item: Item = serde_dynamo::to_item(value).unwrap();
+        ddb.put_item()
+            .table_name("webmon-checks")
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let rules = EventBridgeRules::new(events.clone(), RULE_PREFIX, ARN);
+    Setup {
+        emulator,
+        table,
+        rules,
+        ddb,
+        events,
+    }
+}
+
+fn mutations(emulator: &Emulator) -> u64 {
+    ["PutRule", "PutTargets", "DeleteRule", "RemoveTargets"]
+        .iter()
+        .map(|op| emulator.count("events", op))
+        .sum()
+}
+
+async fn rule_names(events: &aws_sdk_eventbridge::Client) -> Vec<String> {
+    let out = events.list_rules().send().await.unwrap();
+    let mut names: Vec<String> = out
+        .rules
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| r.name)
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn stream_creates_rules_replay_changes_nothing_and_removal_deletes() {
+    let s = setup().await;
+    let event: Event = serde_json::from_str(&fixture("stream_insert.json")).unwrap();
+    let (response, summary) =
+        config_lambda::handle_stream(&s.table, &s.rules, REGION, event.clone()).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(
+        summary.invalid_items, 1,
+        "the broken item is reported and skipped"
+    );
+    assert_eq!(summary.groups_backfilled, 3);
+
+    let (home, api) = (group_of("home", "1m"), group_of("api", "30s"));
+    let mut expected = vec![
+        format!("webmon-{}", home.name()),
+        format!("webmon-{}", api.name()),
+    ];
+    expected.sort();
+    assert_eq!(
+        rule_names(&s.events).await,
+        expected,
+        "us-only runs elsewhere; broken is invalid"
+    );
+    let rule = s
+        .events
+        .describe_rule()
+        .name(format!("webmon-{}", api.name()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rule.schedule_expression.as_deref(),
+        Some("cron(* * * * ? *)")
+    );
+    let targets = s
+        .events
+        .list_targets_by_rule()
+        .rule(format!("webmon-{}", api.name()))
+        .send()
+        .await
+        .unwrap()
+        .targets
+        .unwrap();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(targets[0].arn, ARN);
+    let input: serde_json::Value =
+        serde_json::from_str(targets[0].input.as_deref().unwrap()).unwrap();
+    assert_eq!(input, serde_json::json!({ "group": api.name() }));
+
+    // The items now carry their group, so the probe's index query finds them.
+    let item = s
+        .ddb
+        .get_item()
+        .table_name("webmon-checks")
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("api".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(item.item.unwrap()[GROUP_ATTR].as_s().unwrap(), &api.name());
+
+    // Replay: nothing changes, no rule is written.
+    let before = mutations(&s.emulator);
+    let (response, summary) = config_lambda::handle_stream(&s.table, &s.rules, REGION, event).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!((summary.rules_put, summary.rules_deleted), (0, 0));
+    assert_eq!(
+        mutations(&s.emulator),
+        before,
+        "a replay makes no EventBridge change"
+    );
+
+    // Removing the group's last check removes its rule, and only that one.
+    s.table.delete("api").await.unwrap();
+    let remove: Event = serde_json::from_str(&fixture("stream_remove.json")).unwrap();
+    let (response, summary) =
+        config_lambda::handle_stream(&s.table, &s.rules, REGION, remove).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(summary.rules_deleted, 1);
+    assert_eq!(
+        rule_names(&s.events).await,
+        vec![format!("webmon-{}", home.name())]
+    );
+}
+
+#[tokio::test]
+async fn resync_restores_missing_rules_and_removes_orphans_only() {
+    let s = setup().await;
+    s.events
+        .put_rule()
+        .name("webmon-junk")
+        .schedule_expression("rate(5 minutes)")
+        .send()
+        .await
+        .unwrap();
+    s.events
+        .put_rule()
+        .name("someone-elses-rule")
+        .schedule_expression("rate(5 minutes)")
+        .send()
+        .await
+        .unwrap();
+    let payload = serde_json::json!({ "resync": true });
+    let out = config_lambda::handle(&s.table, &s.rules, REGION, payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(out["rules_put"], 2);
+    assert_eq!(out["rules_deleted"], 1);
+    assert_eq!(out["invalid_items"], 1);
+    let (home, api) = (group_of("home", "1m"), group_of("api", "30s"));
+    let mut expected = vec![
+        format!("webmon-{}", home.name()),
+        format!("webmon-{}", api.name()),
+        "someone-elses-rule".to_string(),
+    ];
+    expected.sort();
+    assert_eq!(rule_names(&s.events).await, expected);
+    let before = mutations(&s.emulator);
+    let again = config_lambda::handle(&s.table, &s.rules, REGION, payload)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again["rules_put"].as_u64(), again["rules_deleted"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(mutations(&s.emulator), before);
+}
+
+#[tokio::test]
+async fn transient_failures_are_reported_for_retry_by_sequence_number() {
+    let s = setup().await;
+    s.emulator.inject(Fault::ServerError {
+        operation: "PutRule".into(),
+        calls: 100,
+    });
+    let event: Event = serde_json::from_str(&fixture("stream_insert.json")).unwrap();
+    let (response, summary) =
+        config_lambda::handle_stream(&s.table, &s.rules, REGION, event.clone()).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.clone())
+        .collect();
+    let home_seq = event.records[0].change.sequence_number.clone().unwrap();
+    assert!(failed.contains(&home_seq), "{failed:?}");
+    assert_eq!(summary.failed_records, failed.len());
+    // The retry succeeds once the service is back.
+    s.emulator.clear_faults();
+    let (response, _) = config_lambda::handle_stream(&s.table, &s.rules, REGION, event).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(rule_names(&s.events).await.len(), 2);
+}
