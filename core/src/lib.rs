@@ -7,6 +7,7 @@
 //!   the SSRF guard applied to each resolved address, and assertion evaluation.
 //! - [`result`]: the versioned, serialisable probe result.
 //! - [`schedule`]: stable per-check offsets and schedule groups.
+//! - [`reconcile`]: trigger-rule reconciliation for the AWS config Lambda (pure).
 //! - [`ports`]: the small traits in front of the queue, the result store, the check
 //!   repository and the clock; adapters (SQLite here, AWS in `webmon-aws`) implement them.
 //! - [`store`]: the embedded SQLite result store.
@@ -18,6 +19,7 @@ pub mod check;
 pub mod dashboard;
 pub mod ports;
 pub mod probe;
+pub mod reconcile;
 pub mod report;
 pub mod result;
 pub mod runner;
