@@ -24,9 +24,10 @@ fn chromium() -> &'static str {
     CHROMIUM
 }
 
-/// Runs headless chromium on `url` with `extra` flags; returns stdout. Bounded by
+/// Runs headless chromium on `url` with `extra` flags; returns stdout and the page's
+/// console messages and errors (Chromium's log on stderr). Bounded by
 /// [`BROWSER_TIMEOUT`]; the profile lives in a fresh temporary directory.
-fn browse(url: &str, extra: &[&str]) -> String {
+fn browse(url: &str, extra: &[&str]) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
     let mut child = Command::new(chromium())
         .args([
@@ -41,6 +42,8 @@ fn browse(url: &str, extra: &[&str]) -> String {
             "--disable-dev-shm-usage",
             "--hide-scrollbars",
             "--virtual-time-budget=5000",
+            "--enable-logging=stderr",
+            "--v=0",
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(extra)
@@ -71,16 +74,42 @@ fn browse(url: &str, extra: &[&str]) -> String {
         status.success(),
         "chromium failed on {url}: {status}\n{stderr}"
     );
-    stdout
+    (stdout, stderr)
+}
+
+/// Console lines that mean the page broke: script errors, CSP violations, failed loads.
+fn page_errors(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Content Security Policy"))
+        .filter(|l| {
+            [
+                "Uncaught",
+                "Content Security Policy",
+                "Failed to load",
+                "Refused to",
+            ]
+            .iter()
+            .any(|bad| l.contains(bad))
+        })
+        .collect()
 }
 
 /// Runs chromium off the async runtime, so the dashboard keeps serving meanwhile.
 async fn browse_async(url: String, extra: Vec<String>) -> String {
-    tokio::task::spawn_blocking(move || {
-        browse(&url, &extra.iter().map(String::as_str).collect::<Vec<_>>())
+    let (stdout, stderr) = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || browse(&url, &extra.iter().map(String::as_str).collect::<Vec<_>>())
     })
     .await
-    .unwrap()
+    .unwrap();
+    let errors = page_errors(&stderr);
+    assert!(
+        errors.is_empty(),
+        "{url} logged errors:\n{}",
+        errors.join("\n")
+    );
+    stdout
 }
 
 fn screenshot_dir() -> (PathBuf, Option<tempfile::TempDir>) {
