@@ -83,8 +83,15 @@ pub fn parse_checks_document(text: &str) -> LoadOutcome {
 fn parse_item(label: &str, item: serde_yaml::Value) -> Result<Check, Vec<ValidationError>> {
     let raw: RawCheck = serde_path_to_error::deserialize(item.clone()).map_err(|e| {
         // The path already ends with the unknown field's name when that is the problem.
-        let field = e.path().to_string();
+        let mut field = e.path().to_string();
         let inner = e.into_inner().to_string();
+        // A missing field is reported at its parent's path; name the field itself.
+        if let Some(missing) = inner.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
+            field = match field.as_str() {
+                "." | "" => missing.to_string(),
+                parent => format!("{parent}.{missing}"),
+            };
+        }
         let value = lookup(&item, &field).unwrap_or_else(|| "<missing>".into());
         vec![ValidationError::new(label, &field, value, inner)]
     })?;

@@ -66,7 +66,8 @@ impl ConfigSource {
 }
 
 /// The checks to run after loading `outcome` while `current` runs:
-/// - a file that cannot be read or parsed as a whole keeps `current` unchanged;
+/// - a file that cannot be read or parsed as a whole (a file-level error and no valid
+///   check) keeps `current` unchanged;
 /// - otherwise the valid checks of the new file run, and a check whose new version is
 ///   invalid keeps running its previous version (a bad edit never stops a check).
 ///
@@ -75,7 +76,7 @@ pub fn merge(
     current: &HashMap<String, Arc<Check>>,
     outcome: LoadOutcome,
 ) -> (Vec<Arc<Check>>, Vec<String>) {
-    if outcome.errors.iter().any(|e| e.check_id == FILE_LABEL) {
+    if outcome.checks.is_empty() && outcome.errors.iter().any(|e| e.check_id == FILE_LABEL) {
         let mut kept: Vec<String> = current.keys().cloned().collect();
         kept.sort();
         return (current.values().cloned().collect(), kept);
