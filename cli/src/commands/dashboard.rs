@@ -53,7 +53,7 @@ fn open_source(args: &Args) -> anyhow::Result<Arc<dyn DashboardSource>> {
             Ok(Arc::new(store))
         }
         Source::Timestream => anyhow::bail!(
-            "failed to open the timestream source: timestream source needs a Timestream query adapter \
+            "failed to open the timestream source: timestream source needs a Timestream query runner \
              (aws-sdk-timestreamquery) in webmon-aws, which is not built yet; use --source sqlite, \
              or the Grafana dashboard in grafana/webmon-timestream.json (see docs/dashboard.md)"
         ),
