@@ -17,7 +17,7 @@ const FILE_LABEL: &str = "<file>";
 #[derive(Debug)]
 pub struct ConfigSource {
     path: PathBuf,
-    mtime: Option<SystemTime>,
+    stamp: Option<(SystemTime, u64)>,
     hash: Option<u64>,
 }
 
@@ -26,7 +26,7 @@ impl ConfigSource {
     pub fn new(path: PathBuf) -> Self {
         Self {
             path,
-            mtime: None,
+            stamp: None,
             hash: None,
         }
     }
@@ -35,13 +35,14 @@ impl ConfigSource {
     /// A file that cannot be read yields an outcome holding one file-level error (once
     /// per distinct failure, so a missing file is not logged every poll).
     pub fn poll(&mut self) -> Option<LoadOutcome> {
-        let mtime = std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
+        // mtime and length first: cheap, and enough to skip the read almost always.
+        let stamp = std::fs::metadata(&self.path)
+            .and_then(|m| Ok((m.modified()?, m.len())))
             .ok();
-        if mtime.is_some() && mtime == self.mtime {
+        if stamp.is_some() && stamp == self.stamp {
             return None;
         }
-        self.mtime = mtime;
+        self.stamp = stamp;
         let (hash, text) = match std::fs::read(&self.path) {
             Ok(bytes) => (xxh3_64(&bytes), Ok(bytes)),
             Err(e) => (xxh3_64(format!("unreadable: {e}").as_bytes()), Err(e)),

@@ -73,7 +73,7 @@ pub struct RunSummary {
     pub stored: u64,
     /// Results the store refused (each was logged).
     pub failed: u64,
-    /// Config changes applied after the first load.
+    /// Changes of the checks file seen after the first load (applied or refused).
     pub reloads: u64,
 }
 
