@@ -1,10 +1,11 @@
 //! `webmon dashboard` as a process: serves a store on a free loopback port, and refuses
-//! a missing database or an unavailable source with a clear message.
+//! a missing database or an unavailable source with a clear message. `webmon run`
+//! serves the same dashboard while it probes, and never shows a check's header values.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const WEBMON: &str = env!("CARGO_BIN_EXE_webmon");
 
@@ -82,4 +83,80 @@ fn missing_database_and_timestream_source_are_clear_errors() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("timestream source needs"), "{stderr}");
+}
+
+/// Reads stdout lines until one holds the dashboard's address.
+fn dashboard_addr(stdout: impl Read) -> String {
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "no dashboard address printed"
+        );
+        if let Some(rest) = line.split("webmon dashboard on http://").nth(1) {
+            return rest.split('/').next().unwrap().to_string();
+        }
+    }
+}
+
+#[test]
+fn run_serves_the_dashboard_without_header_secrets() {
+    const SECRET: &str = "s3cr3t-token-7d1f0c";
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("checks.yaml");
+    // Port 9 on loopback refuses connections: each execution is a stored failure.
+    std::fs::write(
+        &config,
+        "checks:\n  - id: secret-api\n    url: http://127.0.0.1:9/private\n    interval: 10s\n    \
+         timeout: 1s\n    allow_private: true\n    headers:\n      authorization: \"Bearer ${env:WEBMON_TEST_TOKEN}\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(WEBMON)
+        .args(["run", "--port", "0", "--duration", "30s", "--config"])
+        .arg(&config)
+        .arg("--db")
+        .arg(dir.path().join("webmon.db"))
+        .env("WEBMON_TEST_TOKEN", SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let outcome = std::panic::catch_unwind(move || {
+        let addr = dashboard_addr(stdout);
+        // The first execution comes within one interval (10 s) of the start.
+        let started = Instant::now();
+        let overview = loop {
+            let overview = http_get(&addr, "/api/overview?since=1h");
+            if overview.contains("secret-api") || started.elapsed() > Duration::from_secs(25) {
+                break overview;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        };
+        assert!(
+            overview.contains("\"check_id\":\"secret-api\""),
+            "{overview}"
+        );
+        assert!(overview.contains("\"health\":\"down\""), "{overview}");
+        for path in [
+            "/",
+            "/check/secret-api",
+            "/api/checks/secret-api/series",
+            "/api/checks/secret-api/phases",
+            "/api/checks/secret-api/failures",
+        ] {
+            let body = http_get(&addr, path);
+            assert!(body.starts_with("HTTP/1.1 200"), "{path}: {body}");
+            assert!(
+                !body.contains(SECRET),
+                "{path} shows a header value: {body}"
+            );
+        }
+        assert!(!overview.contains(SECRET));
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    outcome.unwrap();
 }

@@ -60,19 +60,65 @@ fn open_source(args: &Args) -> anyhow::Result<Arc<dyn DashboardSource>> {
     }
 }
 
-/// Runs `webmon dashboard`.
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let source = open_source(&args)?;
-    let addr = SocketAddr::new(args.bind, args.port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("failed to listen on {addr}"))?;
+async fn bind(ip: IpAddr, port: u16) -> anyhow::Result<tokio::net::TcpListener> {
+    let addr = SocketAddr::new(ip, port);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("failed to listen on {addr} for the dashboard (pick another --port)")
+    })?;
     let local = listener
         .local_addr()
-        .context("failed to read the listening address")?;
+        .context("failed to read the dashboard's address")?;
     if !local.ip().is_loopback() {
         tracing::warn!(address = %local, "the dashboard is reachable from the network and has no login");
     }
+    Ok(listener)
+}
+
+/// The dashboard served next to `webmon run`; stop it once the runner has drained.
+pub struct RunDashboard {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunDashboard {
+    /// Stops serving and waits for open connections (bounded by the server's grace).
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "the dashboard stopped with an error"),
+            Err(e) => tracing::warn!(error = %e, "the dashboard task failed"),
+        }
+    }
+}
+
+/// Binds `ip:port` and serves the dashboard from `store` in the background, for
+/// `webmon run` (`--port`, `--bind`; `--no-ui` skips this).
+pub async fn spawn_for_run(
+    store: &SqliteStore,
+    ip: IpAddr,
+    port: u16,
+) -> anyhow::Result<RunDashboard> {
+    let listener = bind(ip, port).await?;
+    let local = listener
+        .local_addr()
+        .context("failed to read the dashboard's address")?;
+    println!("webmon dashboard on http://{local}/");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let source: Arc<dyn DashboardSource> = Arc::new(store.clone());
+    let task = tokio::spawn(dashboard::serve(listener, source, async move {
+        let _ = stopped.await;
+    }));
+    Ok(RunDashboard { stop, task })
+}
+
+/// Runs `webmon dashboard`.
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let source = open_source(&args)?;
+    let listener = bind(args.bind, args.port).await?;
+    let local = listener
+        .local_addr()
+        .context("failed to read the dashboard's address")?;
     println!("webmon dashboard on http://{local}/ (Ctrl-C to stop)");
     let shutdown = async {
         if let Err(e) = tokio::signal::ctrl_c().await {

@@ -2,7 +2,7 @@
 //! stores results in SQLite, reloads the file when it changes, and on Ctrl-C (or
 //! SIGTERM, or `--duration`) drains everything in flight before exiting.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -45,6 +45,15 @@ pub struct Args {
     /// Stop by itself after this long, e.g. `30s` (default: run until Ctrl-C).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
+    /// Port of the built-in dashboard (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address the dashboard binds to; it has no login, so keep it on loopback.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+    /// Do not serve the dashboard.
+    #[arg(long)]
+    pub no_ui: bool,
 }
 
 /// Runs `webmon run` until Ctrl-C, SIGTERM or `--duration`; exit 0 once drained.
@@ -58,6 +67,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let store = SqliteStore::open(&args.db)
         .with_context(|| format!("failed to open the result store {}", args.db.display()))?;
+    let dashboard = match args.no_ui {
+        true => None,
+        false => Some(super::dashboard::spawn_for_run(&store, args.bind, args.port).await?),
+    };
     let _target = match args.demo_target {
         Some(addr) => {
             let server = TargetServer::start(addr)
@@ -86,12 +99,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let summary = runner::run(
         args.config.clone(),
         prober,
-        Arc::new(store),
+        Arc::new(store.clone()),
         Arc::new(SystemClock),
         options,
         shutdown,
     )
     .await;
+    if let Some(dashboard) = dashboard {
+        dashboard.stop().await;
+    }
     if summary.failed > 0 {
         anyhow::bail!(
             "failed to store {} results (see the errors above)",
