@@ -13,6 +13,8 @@
 //! - [`store`]: the embedded SQLite result store.
 //! - [`runner`]: the one-machine scheduler loop used by `webmon run`.
 //! - [`report`]: latency statistics (percentiles, availability) over stored results.
+//! - [`dashboard`]: the read-only web dashboard (pages, JSON API, embedded charts) served
+//!   by `webmon run` and `webmon dashboard`, behind the `DashboardSource` port.
 //! - [`target`]: a tiny HTTP target server used by the demo, the tests and the benchmarks.
 
 pub mod check;
