@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The one test command: runs every test of the project, step by step, and ends with a
+# summary line. `.ci/run` calls it after installing what the tests need.
+#
+# To add tests, append a `step "name" command args...` line in the steps section. A
+# step that fails does not stop the others; the script exits non-zero if any failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+passed=()
+failed=()
+
+step() {
+  local name="$1"
+  shift
+  echo
+  echo "=== step: ${name}"
+  local start=$SECONDS
+  if "$@"; then
+    passed+=("$name")
+    echo "=== step: ${name}: ok ($((SECONDS - start)) s)"
+  else
+    failed+=("$name")
+    echo "=== step: ${name}: FAILED ($((SECONDS - start)) s)"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------------------
+
+# Every crate: unit tests, integration tests (real servers on 127.0.0.1), CLI tests
+# that run the real `webmon` binary, doc tests.
+step "cargo test --workspace" cargo test --workspace
+
+# ---------------------------------------------------------------------------------------
+# Summary
+# ---------------------------------------------------------------------------------------
+echo
+echo "=== steps passed: ${#passed[@]}, failed: ${#failed[@]}${failed:+ (${failed[*]})}"
+[ "${#failed[@]}" -eq 0 ]
