@@ -255,6 +255,9 @@ pub fn to_record(r: &ProbeResult) -> Record {
         .set_measure_values(Some(measures))
         .time(r.scheduled_at_ms.to_string())
         .time_unit(TimeUnit::Milliseconds)
+        // A re-probe of the same execution (a retried invocation) replaces the earlier
+        // record instead of conflicting with it; a replayed message is identical.
+        .version(r.started_at_ms)
         .build()
 }
 

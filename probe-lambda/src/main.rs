@@ -1,2 +1,43 @@
-//! Skeleton; filled by the AWS pipeline.
-fn main() {}
+//! Probe Lambda entry point: read the settings, build the adapters, serve events.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use tracing::Instrument;
+use webmon_aws::config::{current_region, env, env_or, AwsTarget};
+use webmon_aws::dynamodb::{DynamoCheckRepository, DEFAULT_TABLE, TABLE_ENV};
+use webmon_aws::sqs::{SqsResultQueue, QUEUE_REGION_ENV, QUEUE_URL_ENV};
+use webmon_core::ports::SystemClock;
+use webmon_core::probe::{ProbeOptions, Prober};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    webmon_aws::telemetry::init("probe-lambda");
+    let region = current_region()?;
+    let queue_url = env(QUEUE_URL_ENV)?;
+    let queue_region = std::env::var(QUEUE_REGION_ENV)
+        .ok()
+        .or_else(|| SqsResultQueue::region_of_url(&queue_url))
+        .unwrap_or(region.clone());
+    let local = AwsTarget::from_env(Some(&region)).load().await;
+    let home = AwsTarget::from_env(Some(&queue_region)).load().await;
+    let repo = DynamoCheckRepository::new(
+        aws_sdk_dynamodb::Client::new(&local),
+        env_or(TABLE_ENV, DEFAULT_TABLE),
+    );
+    let queue = SqsResultQueue::new(aws_sdk_sqs::Client::new(&home), queue_url);
+    let prober = Prober::new(ProbeOptions {
+        region: region.clone(),
+        cold_start: true,
+        ..Default::default()
+    });
+    let settings = probe_lambda::Settings {
+        region,
+        concurrency: env_or("WEBMON_CONCURRENCY", "256").parse()?,
+    };
+    let (repo, queue, prober, settings) = (&repo, &queue, &prober, &settings);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let span = tracing::info_span!("invocation", request_id = %event.context.request_id, region = %settings.region);
+        let summary = probe_lambda::handle(repo, queue, prober, &SystemClock, settings, event.payload).instrument(span).await?;
+        Ok::<_, Error>(serde_json::to_value(summary)?)
+    }))
+    .await
+}

@@ -120,10 +120,18 @@ async fn handle(
                     if operation == "SendMessageBatch" && *calls > 0 =>
                 {
                     let mut v: Value = serde_json::from_slice(&body).unwrap_or_default();
-                    if let Some(entries) = v["Entries"].as_array_mut().filter(|e| e.len() > 1) {
+                    if let Some(entries) = v["Entries"].as_array_mut().filter(|e| !e.is_empty()) {
                         *calls -= 1;
                         let first = entries.remove(0);
                         failed_entry = first["Id"].as_str().map(str::to_string);
+                        if entries.is_empty() {
+                            let failed = json!({ "Id": failed_entry, "SenderFault": false, "Code": "InternalError", "Message": "injected entry failure" });
+                            return Ok(json_response(
+                                200,
+                                "",
+                                json!({ "Successful": [], "Failed": [failed] }),
+                            ));
+                        }
                         body = Bytes::from(serde_json::to_vec(&v).expect("json"));
                     }
                 }
