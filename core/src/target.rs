@@ -69,11 +69,17 @@ impl TargetServer {
     pub fn start_tls(addr: SocketAddr, cert_chain_pem: &[u8], key_pem: &[u8]) -> io::Result<Self> {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let invalid = |what: &str, e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidInput, format!("failed to read the {what}: {e}"));
+        let invalid = |what: &str, e: &dyn std::fmt::Display| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("failed to read the {what}: {e}"),
+            )
+        };
         let certs = CertificateDer::pem_slice_iter(cert_chain_pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid("certificate chain PEM", &e))?;
-        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| invalid("private key PEM", &e))?;
+        let key =
+            PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| invalid("private key PEM", &e))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -82,11 +88,18 @@ impl TargetServer {
             .with_single_cert(certs, key)
             .map_err(|e| invalid("certificate and key", &e))?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Self::spawn(addr, Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+        Self::spawn(
+            addr,
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+        )
     }
 
     fn spawn(addr: SocketAddr, tls: Option<tokio_rustls::TlsAcceptor>) -> io::Result<Self> {
-        let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
         socket.set_reuseaddr(true)?;
         socket.bind(addr)?;
         // A deep backlog: benchmarks open a thousand connections at once.
@@ -109,7 +122,11 @@ impl TargetServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, timer: PreciseTimer) {
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    timer: PreciseTimer,
+) {
     // Connections live in this set, so aborting the loop stops them all.
     let mut connections = JoinSet::new();
     loop {
@@ -150,7 +167,9 @@ where
         async move { Ok::<_, Infallible>(route(req, timer).await) }
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+    let _ = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
@@ -176,7 +195,8 @@ fn streamed(chunks: Vec<Bytes>, gap: Duration) -> Body {
     StreamBody::new(stream).boxed()
 }
 
-const GZIP_TEXT: &str = "webmon target: this body travelled gzip-encoded and was decoded by the probe.\n";
+const GZIP_TEXT: &str =
+    "webmon target: this body travelled gzip-encoded and was decoded by the probe.\n";
 
 async fn route(req: Request<Incoming>, timer: PreciseTimer) -> Response<Body> {
     let path = req.uri().path().to_string();
@@ -185,10 +205,15 @@ async fn route(req: Request<Incoming>, timer: PreciseTimer) -> Response<Body> {
     let mut response = match (parts[0], parts.len()) {
         ("ok", 1) => full(StatusCode::OK, "ok\n"),
         ("delay", 2) if num(1).is_some() => {
-            timer.sleep(Duration::from_millis(num(1).unwrap_or(0))).await;
+            timer
+                .sleep(Duration::from_millis(num(1).unwrap_or(0)))
+                .await;
             full(StatusCode::OK, "ok\n")
         }
-        ("status", 2) => match num(1).and_then(|c| StatusCode::from_u16(c as u16).ok()).filter(|c| c.as_u16() >= 200) {
+        ("status", 2) => match num(1)
+            .and_then(|c| StatusCode::from_u16(c as u16).ok())
+            .filter(|c| c.as_u16() >= 200)
+        {
             Some(code) => full(code, format!("status {}\n", code.as_u16())),
             None => full(StatusCode::BAD_REQUEST, "status must be 200-599\n"),
         },
@@ -209,38 +234,65 @@ async fn route(req: Request<Incoming>, timer: PreciseTimer) -> Response<Body> {
         ("hang", 1) => std::future::pending().await,
         ("trickle", 3) if num(1).is_some() && num(2).is_some() => {
             let chunks = vec![Bytes::from_static(b"x"); num(1).unwrap_or(0) as usize];
-            let mut response = Response::new(streamed(chunks, Duration::from_millis(num(2).unwrap_or(0))));
-            response.headers_mut().insert(http::header::CONTENT_LENGTH, num(1).unwrap_or(0).into());
+            let mut response =
+                Response::new(streamed(chunks, Duration::from_millis(num(2).unwrap_or(0))));
+            response
+                .headers_mut()
+                .insert(http::header::CONTENT_LENGTH, num(1).unwrap_or(0).into());
             response
         }
-        ("bytes", 2) if num(1).is_some_and(|n| n <= 256 << 20) => full(StatusCode::OK, vec![b'x'; num(1).unwrap_or(0) as usize]),
+        ("bytes", 2) if num(1).is_some_and(|n| n <= 256 << 20) => {
+            full(StatusCode::OK, vec![b'x'; num(1).unwrap_or(0) as usize])
+        }
         ("gzip", 1) => {
             let mut encoded = Vec::new();
             let text = GZIP_TEXT.repeat(20).into_bytes();
             let mut encoder = async_compression::tokio::bufread::GzipEncoder::new(text.as_slice());
             let _ = encoder.read_to_end(&mut encoded).await;
             let mut response = full(StatusCode::OK, encoded);
-            response.headers_mut().insert(http::header::CONTENT_ENCODING, http::HeaderValue::from_static("gzip"));
+            response.headers_mut().insert(
+                http::header::CONTENT_ENCODING,
+                http::HeaderValue::from_static("gzip"),
+            );
             response
         }
         ("chunked", 1) => {
-            let chunks = (1..=5).map(|i| Bytes::from(format!("chunk {i} of 5\n"))).collect();
+            let chunks = (1..=5)
+                .map(|i| Bytes::from(format!("chunk {i} of 5\n")))
+                .collect();
             Response::new(streamed(chunks, Duration::from_millis(2)))
         }
         ("json", 1) => {
-            let mut response = full(StatusCode::OK, r#"{"status":"ok","service":"webmon-target","checks":[1,2,3]}"#);
-            response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            let mut response = full(
+                StatusCode::OK,
+                r#"{"status":"ok","service":"webmon-target","checks":[1,2,3]}"#,
+            );
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
             response
         }
         ("headers", 1) => {
-            let echoed: BTreeMap<&str, &str> =
-                req.headers().iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("<binary>"))).collect();
-            let mut response = full(StatusCode::OK, serde_json::to_vec(&echoed).unwrap_or_default());
-            response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            let echoed: BTreeMap<&str, &str> = req
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("<binary>")))
+                .collect();
+            let mut response = full(
+                StatusCode::OK,
+                serde_json::to_vec(&echoed).unwrap_or_default(),
+            );
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
             response
         }
         _ => full(StatusCode::NOT_FOUND, "no such route\n"),
     };
-    response.headers_mut().insert("x-webmon-target", http::HeaderValue::from_static("1"));
+    response
+        .headers_mut()
+        .insert("x-webmon-target", http::HeaderValue::from_static("1"));
     response
 }

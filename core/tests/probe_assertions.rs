@@ -11,6 +11,8 @@ use webmon_core::check::RawJsonPointer;
 use webmon_core::ports::SystemClock;
 use webmon_core::probe::run_scheduled;
 
+type EditAssertions = dyn Fn(&mut webmon_core::check::RawAssertions);
+
 #[tokio::test]
 async fn body_json_and_header_assertions() {
     let target = http_target();
@@ -20,27 +22,66 @@ async fn body_json_and_header_assertions() {
             a.body_contains = vec!["webmon-target".into()];
             a.body_regex = vec![r#""checks":\[1,2,3\]"#.into()];
             a.json = vec![
-                RawJsonPointer { pointer: "/status".into(), equals: "ok".into() },
-                RawJsonPointer { pointer: "/checks/2".into(), equals: 3.into() },
+                RawJsonPointer {
+                    pointer: "/status".into(),
+                    equals: "ok".into(),
+                },
+                RawJsonPointer {
+                    pointer: "/checks/2".into(),
+                    equals: 3.into(),
+                },
             ];
-            a.headers = BTreeMap::from([("Content-Type".into(), "application/json".into()), ("x-webmon-target".into(), "1".into())]);
+            a.headers = BTreeMap::from([
+                ("Content-Type".into(), "application/json".into()),
+                ("x-webmon-target".into(), "1".into()),
+            ]);
         });
     });
     assert_available(&probe(&ok).await);
 
-    let failing: Vec<(&str, Box<dyn Fn(&mut webmon_core::check::RawAssertions)>)> = vec![
-        ("contains", Box::new(|a| a.body_contains = vec!["nope".into()])),
+    let failing: Vec<(&str, Box<EditAssertions>)> = vec![
+        (
+            "contains",
+            Box::new(|a| a.body_contains = vec!["nope".into()]),
+        ),
         ("regex", Box::new(|a| a.body_regex = vec!["^<html>".into()])),
-        ("json", Box::new(|a| a.json = vec![RawJsonPointer { pointer: "/status".into(), equals: "down".into() }])),
-        ("json missing", Box::new(|a| a.json = vec![RawJsonPointer { pointer: "/nope".into(), equals: 1.into() }])),
-        ("header", Box::new(|a| a.headers = BTreeMap::from([("content-type".into(), "text/html".into())]))),
+        (
+            "json",
+            Box::new(|a| {
+                a.json = vec![RawJsonPointer {
+                    pointer: "/status".into(),
+                    equals: "down".into(),
+                }]
+            }),
+        ),
+        (
+            "json missing",
+            Box::new(|a| {
+                a.json = vec![RawJsonPointer {
+                    pointer: "/nope".into(),
+                    equals: 1.into(),
+                }]
+            }),
+        ),
+        (
+            "header",
+            Box::new(|a| a.headers = BTreeMap::from([("content-type".into(), "text/html".into())])),
+        ),
         ("latency", Box::new(|a| a.max_latency = Some("1ms".into()))),
         ("tls on http", Box::new(|a| a.tls_min_days = Some(1))),
     ];
     for (name, edit) in failing {
-        let url = if name == "latency" { target.url("/delay/30") } else { url.clone() };
+        let url = if name == "latency" {
+            target.url("/delay/30")
+        } else {
+            url.clone()
+        };
         let r = probe(&check(&url, |c| c.assertions = assertions(|a| edit(a)))).await;
-        assert_eq!(r.error_class.map(|c| c.as_str()), Some("assertion"), "{name}: {r:#?}");
+        assert_eq!(
+            r.error_class.map(|c| c.as_str()),
+            Some("assertion"),
+            "{name}: {r:#?}"
+        );
         assert!(!r.available && r.status_code == Some(200), "{name}");
     }
 }
@@ -62,11 +103,20 @@ async fn secret_headers_are_resolved_and_sent() {
     std::env::set_var("WEBMON_PROBE_TEST_TOKEN", "t0ken-value");
     let target = http_target();
     let r = probe(&check(&target.url("/headers"), |c| {
-        c.headers.insert("authorization".into(), "Bearer ${env:WEBMON_PROBE_TEST_TOKEN}".into());
+        c.headers.insert(
+            "authorization".into(),
+            "Bearer ${env:WEBMON_PROBE_TEST_TOKEN}".into(),
+        );
         c.assertions = assertions(|a| {
             a.json = vec![
-                RawJsonPointer { pointer: "/authorization".into(), equals: "Bearer t0ken-value".into() },
-                RawJsonPointer { pointer: "/accept-encoding".into(), equals: "gzip".into() },
+                RawJsonPointer {
+                    pointer: "/authorization".into(),
+                    equals: "Bearer t0ken-value".into(),
+                },
+                RawJsonPointer {
+                    pointer: "/accept-encoding".into(),
+                    equals: "gzip".into(),
+                },
             ]
         });
     }))
@@ -74,12 +124,18 @@ async fn secret_headers_are_resolved_and_sent() {
     assert_available(&r);
 
     let r = probe(&check(&target.url("/headers"), |c| {
-        c.headers.insert("authorization".into(), "${env:WEBMON_PROBE_TEST_UNSET}".into());
+        c.headers.insert(
+            "authorization".into(),
+            "${env:WEBMON_PROBE_TEST_UNSET}".into(),
+        );
     }))
     .await;
     assert_class(&r, "other");
     let message = r.error_message.unwrap();
-    assert!(message.contains("WEBMON_PROBE_TEST_UNSET") && message.contains("authorization"), "{message}");
+    assert!(
+        message.contains("WEBMON_PROBE_TEST_UNSET") && message.contains("authorization"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

@@ -22,11 +22,20 @@ async fn loopback_is_blocked_unless_allowed() {
     let r = probe_with(&guarded_prober(&[]), &check(&url, |_| {})).await;
     assert_class(&r, "blocked");
     let message = r.error_message.unwrap();
-    assert!(message.contains("127.0.0.1") && message.contains("loopback"), "{message}");
+    assert!(
+        message.contains("127.0.0.1") && message.contains("loopback"),
+        "{message}"
+    );
     assert_eq!(r.remote_ip, None);
 
     // The check may allow it, or the prober may, or the network may be exempt.
-    assert_available(&probe_with(&guarded_prober(&[]), &check(&url, |c| c.allow_private = Some(true))).await);
+    assert_available(
+        &probe_with(
+            &guarded_prober(&[]),
+            &check(&url, |c| c.allow_private = Some(true)),
+        )
+        .await,
+    );
     assert_available(&probe(&check(&url, |_| {})).await);
     assert_available(&probe_with(&guarded_prober(&["127.0.0.1/32"]), &check(&url, |_| {})).await);
 }
@@ -45,11 +54,17 @@ async fn redirect_from_public_to_internal_is_blocked() {
     let target = http_target();
     let prober = guarded_prober(&["127.0.0.1/32"]);
     let port = target.addr().port();
-    for internal in [format!("http://127.0.0.2:{port}/ok"), format!("http://[::ffff:127.0.0.2]:{port}/ok")] {
+    for internal in [
+        format!("http://127.0.0.2:{port}/ok"),
+        format!("http://[::ffff:127.0.0.2]:{port}/ok"),
+    ] {
         let url = target.url(&format!("/redirect-to?url={internal}"));
         let r = probe_with(&prober, &check(&url, |_| {})).await;
         assert_class(&r, "blocked");
-        assert!(r.error_message.as_deref().unwrap().contains("127.0.0.2"), "{r:#?}");
+        assert!(
+            r.error_message.as_deref().unwrap().contains("127.0.0.2"),
+            "{r:#?}"
+        );
         assert_eq!(r.status_code, Some(302));
     }
     // A redirect staying on the exempt address is followed.

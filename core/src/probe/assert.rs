@@ -40,7 +40,13 @@ pub fn check_status(assertions: &Assertions, status: u16) -> Result<(), Assertio
     if assertions.status.accepts(status) {
         Ok(())
     } else {
-        fail(ErrorClass::HttpStatus, format!("status {status} is not among the accepted codes {}", assertions.status))
+        fail(
+            ErrorClass::HttpStatus,
+            format!(
+                "status {status} is not among the accepted codes {}",
+                assertions.status
+            ),
+        )
     }
 }
 
@@ -50,12 +56,18 @@ pub fn evaluate(assertions: &Assertions, snap: &Snapshot<'_>) -> Result<(), Asse
     let body = String::from_utf8_lossy(snap.body);
     for needle in &assertions.body_contains {
         if !body.contains(needle.as_str()) {
-            return fail(ErrorClass::Assertion, format!("body does not contain {needle:?}"));
+            return fail(
+                ErrorClass::Assertion,
+                format!("body does not contain {needle:?}"),
+            );
         }
     }
     for re in &assertions.body_regex {
         if !re.is_match(&body) {
-            return fail(ErrorClass::Assertion, format!("body does not match regex {:?}", re.as_str()));
+            return fail(
+                ErrorClass::Assertion,
+                format!("body does not match regex {:?}", re.as_str()),
+            );
         }
     }
     if !assertions.json.is_empty() {
@@ -67,25 +79,52 @@ pub fn evaluate(assertions: &Assertions, snap: &Snapshot<'_>) -> Result<(), Asse
             match doc.pointer(&p.pointer) {
                 Some(v) if *v == p.equals => {}
                 Some(v) => {
-                    return fail(ErrorClass::Assertion, format!("JSON {:?} is {v}, expected {}", p.pointer, p.equals));
+                    return fail(
+                        ErrorClass::Assertion,
+                        format!("JSON {:?} is {v}, expected {}", p.pointer, p.equals),
+                    );
                 }
-                None => return fail(ErrorClass::Assertion, format!("JSON {:?} is missing", p.pointer)),
+                None => {
+                    return fail(
+                        ErrorClass::Assertion,
+                        format!("JSON {:?} is missing", p.pointer),
+                    )
+                }
             }
         }
     }
     for (name, expected) in &assertions.headers {
         match snap.headers.get(name.as_str()).map(|v| v.to_str()) {
             Some(Ok(v)) if v == expected => {}
-            Some(Ok(v)) => return fail(ErrorClass::Assertion, format!("header {name} is {v:?}, expected {expected:?}")),
-            Some(Err(_)) => return fail(ErrorClass::Assertion, format!("header {name} is not text, expected {expected:?}")),
-            None => return fail(ErrorClass::Assertion, format!("header {name} is missing, expected {expected:?}")),
+            Some(Ok(v)) => {
+                return fail(
+                    ErrorClass::Assertion,
+                    format!("header {name} is {v:?}, expected {expected:?}"),
+                )
+            }
+            Some(Err(_)) => {
+                return fail(
+                    ErrorClass::Assertion,
+                    format!("header {name} is not text, expected {expected:?}"),
+                )
+            }
+            None => {
+                return fail(
+                    ErrorClass::Assertion,
+                    format!("header {name} is missing, expected {expected:?}"),
+                )
+            }
         }
     }
     if let Some(max) = assertions.max_latency {
         if snap.avg_latency > max {
             return fail(
                 ErrorClass::Assertion,
-                format!("average latency {:.1} ms exceeds {} ms", snap.avg_latency.as_secs_f64() * 1e3, max.as_millis()),
+                format!(
+                    "average latency {:.1} ms exceeds {} ms",
+                    snap.avg_latency.as_secs_f64() * 1e3,
+                    max.as_millis()
+                ),
             );
         }
     }
@@ -93,9 +132,17 @@ pub fn evaluate(assertions: &Assertions, snap: &Snapshot<'_>) -> Result<(), Asse
         match snap.cert_days_left {
             Some(days) if days >= i64::from(min_days) => {}
             Some(days) => {
-                return fail(ErrorClass::Assertion, format!("TLS certificate expires in {days} days, fewer than {min_days}"));
+                return fail(
+                    ErrorClass::Assertion,
+                    format!("TLS certificate expires in {days} days, fewer than {min_days}"),
+                );
             }
-            None => return fail(ErrorClass::Assertion, format!("no TLS certificate to check for {min_days} days left")),
+            None => {
+                return fail(
+                    ErrorClass::Assertion,
+                    format!("no TLS certificate to check for {min_days} days left"),
+                )
+            }
         }
     }
     Ok(())
@@ -107,7 +154,13 @@ mod tests {
     use crate::check::{JsonPointerEquals, StatusSet};
 
     fn snap<'a>(headers: &'a http::HeaderMap, body: &'a [u8]) -> Snapshot<'a> {
-        Snapshot { status: 200, headers, body, avg_latency: Duration::from_millis(40), cert_days_left: Some(30) }
+        Snapshot {
+            status: 200,
+            headers,
+            body,
+            avg_latency: Duration::from_millis(40),
+            cert_days_left: Some(30),
+        }
     }
 
     fn class(a: &Assertions, s: &Snapshot<'_>) -> Option<ErrorClass> {
@@ -122,7 +175,10 @@ mod tests {
         assert_eq!(class(&a, &s), None);
         s.status = 404;
         assert_eq!(class(&a, &s), Some(ErrorClass::HttpStatus));
-        let a = Assertions { status: StatusSet::parse(&["404".into()]).unwrap(), ..Default::default() };
+        let a = Assertions {
+            status: StatusSet::parse(&["404".into()]).unwrap(),
+            ..Default::default()
+        };
         assert_eq!(class(&a, &s), None);
     }
 
@@ -130,13 +186,25 @@ mod tests {
     fn body_contains_and_regex() {
         let h = http::HeaderMap::new();
         let s = snap(&h, b"hello world");
-        let a = Assertions { body_contains: vec!["world".into()], ..Default::default() };
+        let a = Assertions {
+            body_contains: vec!["world".into()],
+            ..Default::default()
+        };
         assert_eq!(class(&a, &s), None);
-        let a = Assertions { body_contains: vec!["planet".into()], ..Default::default() };
+        let a = Assertions {
+            body_contains: vec!["planet".into()],
+            ..Default::default()
+        };
         assert_eq!(class(&a, &s), Some(ErrorClass::Assertion));
-        let a = Assertions { body_regex: vec![regex::Regex::new("^hel+o").unwrap()], ..Default::default() };
+        let a = Assertions {
+            body_regex: vec![regex::Regex::new("^hel+o").unwrap()],
+            ..Default::default()
+        };
         assert_eq!(class(&a, &s), None);
-        let a = Assertions { body_regex: vec![regex::Regex::new("^world").unwrap()], ..Default::default() };
+        let a = Assertions {
+            body_regex: vec![regex::Regex::new("^world").unwrap()],
+            ..Default::default()
+        };
         assert!(evaluate(&a, &s).unwrap_err().message.contains("^world"));
     }
 
@@ -145,15 +213,27 @@ mod tests {
         let h = http::HeaderMap::new();
         let s = snap(&h, br#"{"status":"ok","n":[1,2]}"#);
         let ptr = |p: &str, v: serde_json::Value| Assertions {
-            json: vec![JsonPointerEquals { pointer: p.into(), equals: v }],
+            json: vec![JsonPointerEquals {
+                pointer: p.into(),
+                equals: v,
+            }],
             ..Default::default()
         };
         assert_eq!(class(&ptr("/status", "ok".into()), &s), None);
         assert_eq!(class(&ptr("/n/1", 2.into()), &s), None);
-        assert_eq!(class(&ptr("/status", "down".into()), &s), Some(ErrorClass::Assertion));
-        assert!(evaluate(&ptr("/missing", 1.into()), &s).unwrap_err().message.contains("missing"));
+        assert_eq!(
+            class(&ptr("/status", "down".into()), &s),
+            Some(ErrorClass::Assertion)
+        );
+        assert!(evaluate(&ptr("/missing", 1.into()), &s)
+            .unwrap_err()
+            .message
+            .contains("missing"));
         let not_json = snap(&h, b"<html>");
-        assert!(evaluate(&ptr("/status", "ok".into()), &not_json).unwrap_err().message.contains("not JSON"));
+        assert!(evaluate(&ptr("/status", "ok".into()), &not_json)
+            .unwrap_err()
+            .message
+            .contains("not JSON"));
     }
 
     #[test]
@@ -161,19 +241,40 @@ mod tests {
         let mut h = http::HeaderMap::new();
         h.insert("content-type", "application/json".parse().unwrap());
         let s = snap(&h, b"");
-        let a = Assertions { headers: vec![("content-type".into(), "application/json".into())], ..Default::default() };
+        let a = Assertions {
+            headers: vec![("content-type".into(), "application/json".into())],
+            ..Default::default()
+        };
         assert_eq!(class(&a, &s), None);
-        let a = Assertions { headers: vec![("x-missing".into(), "1".into())], ..Default::default() };
+        let a = Assertions {
+            headers: vec![("x-missing".into(), "1".into())],
+            ..Default::default()
+        };
         assert_eq!(class(&a, &s), Some(ErrorClass::Assertion));
-        let a = Assertions { max_latency: Some(Duration::from_millis(50)), ..Default::default() };
+        let a = Assertions {
+            max_latency: Some(Duration::from_millis(50)),
+            ..Default::default()
+        };
         assert_eq!(class(&a, &s), None);
-        let a = Assertions { max_latency: Some(Duration::from_millis(10)), ..Default::default() };
+        let a = Assertions {
+            max_latency: Some(Duration::from_millis(10)),
+            ..Default::default()
+        };
         assert_eq!(class(&a, &s), Some(ErrorClass::Assertion));
-        let a = Assertions { tls_min_days: Some(30), ..Default::default() };
+        let a = Assertions {
+            tls_min_days: Some(30),
+            ..Default::default()
+        };
         assert_eq!(class(&a, &s), None);
-        let a = Assertions { tls_min_days: Some(31), ..Default::default() };
+        let a = Assertions {
+            tls_min_days: Some(31),
+            ..Default::default()
+        };
         assert_eq!(class(&a, &s), Some(ErrorClass::Assertion));
-        let plain = Snapshot { cert_days_left: None, ..s };
+        let plain = Snapshot {
+            cert_days_left: None,
+            ..s
+        };
         assert_eq!(class(&a, &plain), Some(ErrorClass::Assertion));
     }
 }

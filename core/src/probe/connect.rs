@@ -2,6 +2,7 @@
 //! HTTP/1.1 or HTTP/2 client handshake, timing each phase.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use url::{Host, Url};
 
+use super::timed_io::{IoMarks, TimedIo};
 use super::{guard, tls, Failure, Inner, Stage};
 use crate::result::ErrorClass;
 
@@ -32,6 +34,8 @@ pub(crate) struct Conn {
     pub dns_ms: f64,
     pub connect_ms: f64,
     pub tls_ms: f64,
+    /// Socket-level read and write times, for ttfb.
+    pub marks: Arc<IoMarks>,
     /// The task driving the connection; aborted when the connection is dropped so a
     /// hung server never keeps a task alive.
     task: tokio::task::JoinHandle<()>,
@@ -55,7 +59,12 @@ impl Conn {
 
 /// `scheme://host:port` of a URL.
 pub(crate) fn origin(url: &Url) -> String {
-    format!("{}://{}:{}", url.scheme(), url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or(0))
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or(0)
+    )
 }
 
 fn ms_since(t: Instant) -> f64 {
@@ -64,8 +73,15 @@ fn ms_since(t: Instant) -> f64 {
 
 /// Opens a connection to `url`'s origin. `stage` is updated as phases complete so a
 /// timeout can say where it happened.
-pub(crate) async fn open(inner: &Inner, url: &Url, allow_private: bool, stage: &mut Stage) -> Result<Conn, Failure> {
-    let host = url.host().ok_or_else(|| Failure::new(ErrorClass::Other, format!("URL {url} has no host")))?;
+pub(crate) async fn open(
+    inner: &Inner,
+    url: &Url,
+    allow_private: bool,
+    stage: &mut Stage,
+) -> Result<Conn, Failure> {
+    let host = url
+        .host()
+        .ok_or_else(|| Failure::new(ErrorClass::Other, format!("URL {url} has no host")))?;
     let port = url.port_or_known_default().unwrap_or(80);
     let host_text = url.host_str().unwrap_or_default().to_string();
 
@@ -76,18 +92,36 @@ pub(crate) async fn open(inner: &Inner, url: &Url, allow_private: bool, stage: &
         Host::Ipv6(ip) => vec![SocketAddr::new(IpAddr::V6(*ip), port)],
         Host::Domain(name) => match tokio::net::lookup_host((*name, port)).await {
             Ok(found) => found.collect(),
-            Err(e) => return Err(Failure::new(ErrorClass::Dns, format!("failed to resolve {name}: {e}"))),
+            Err(e) => {
+                return Err(Failure::new(
+                    ErrorClass::Dns,
+                    format!("failed to resolve {name}: {e}"),
+                ))
+            }
         },
     };
-    let dns_ms = if matches!(host, Host::Domain(_)) { ms_since(t) } else { 0.0 };
+    let dns_ms = if matches!(host, Host::Domain(_)) {
+        ms_since(t)
+    } else {
+        0.0
+    };
     if addrs.is_empty() {
-        return Err(Failure::new(ErrorClass::Dns, format!("failed to resolve {host_text}: no addresses")));
+        return Err(Failure::new(
+            ErrorClass::Dns,
+            format!("failed to resolve {host_text}: no addresses"),
+        ));
     }
 
-    let allowed: Vec<SocketAddr> = addrs.iter().copied().filter(|a| inner.permits(a.ip(), allow_private)).collect();
+    let allowed: Vec<SocketAddr> = addrs
+        .iter()
+        .copied()
+        .filter(|a| inner.permits(a.ip(), allow_private))
+        .collect();
     if allowed.is_empty() {
         let ip = addrs[0].ip();
-        let why = guard::classify(ip).map(guard::Refusal::as_str).unwrap_or("non-public address");
+        let why = guard::classify(ip)
+            .map(guard::Refusal::as_str)
+            .unwrap_or("non-public address");
         return Err(Failure::new(
             ErrorClass::Blocked,
             format!("refused to connect to {host_text}: {ip} is a {why} (set allow_private to permit it)"),
@@ -111,12 +145,17 @@ pub(crate) async fn open(inner: &Inner, url: &Url, allow_private: bool, stage: &
         Some(s) => s,
         None => {
             let (ip, e) = last_err.expect("at least one address was tried");
-            return Err(Failure::new(ErrorClass::Connect, format!("failed to connect to {host_text} ({ip}:{port}): {e}")));
+            return Err(Failure::new(
+                ErrorClass::Connect,
+                format!("failed to connect to {host_text} ({ip}:{port}): {e}"),
+            ));
         }
     };
     let connect_ms = ms_since(t);
     // Small requests and responses: do not let Nagle delay them and skew ttfb.
     let _ = tcp.set_nodelay(true);
+    let marks = IoMarks::new();
+    let tcp = TimedIo::new(tcp, marks.clone());
 
     let origin = origin(url);
     if url.scheme() != "https" {
@@ -130,6 +169,7 @@ pub(crate) async fn open(inner: &Inner, url: &Url, allow_private: bool, stage: &
             dns_ms,
             connect_ms,
             tls_ms: 0.0,
+            marks,
             task,
         });
     }
@@ -139,19 +179,30 @@ pub(crate) async fn open(inner: &Inner, url: &Url, allow_private: bool, stage: &
     let server_name = match host {
         Host::Ipv4(ip) => rustls::pki_types::ServerName::IpAddress(IpAddr::V4(ip).into()),
         Host::Ipv6(ip) => rustls::pki_types::ServerName::IpAddress(IpAddr::V6(ip).into()),
-        Host::Domain(name) => rustls::pki_types::ServerName::try_from(name.to_string())
-            .map_err(|e| Failure::new(ErrorClass::Tls, format!("failed to use {name} as a TLS server name: {e}")))?,
+        Host::Domain(name) => {
+            rustls::pki_types::ServerName::try_from(name.to_string()).map_err(|e| {
+                Failure::new(
+                    ErrorClass::Tls,
+                    format!("failed to use {name} as a TLS server name: {e}"),
+                )
+            })?
+        }
     };
     let connector = tokio_rustls::TlsConnector::from(inner.tls.clone());
-    let tls_stream = connector
-        .connect(server_name, tcp)
-        .await
-        .map_err(|e| Failure::new(ErrorClass::Tls, format!("failed TLS handshake with {host_text} ({remote_ip}): {e}")))?;
+    let tls_stream = connector.connect(server_name, tcp).await.map_err(|e| {
+        Failure::new(
+            ErrorClass::Tls,
+            format!("failed TLS handshake with {host_text} ({remote_ip}): {e}"),
+        )
+    })?;
     let tls_ms = ms_since(t);
     let session = tls_stream.get_ref().1;
     let h2 = session.alpn_protocol() == Some(b"h2");
     let now = chrono::Utc::now().timestamp();
-    let cert_days_left = session.peer_certificates().and_then(|c| c.first()).and_then(|c| tls::days_left(c, now));
+    let cert_days_left = session
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(|c| tls::days_left(c, now));
     let (sender, task) = handshake(tls_stream, h2).await?;
     Ok(Conn {
         sender,
@@ -162,6 +213,7 @@ pub(crate) async fn open(inner: &Inner, url: &Url, allow_private: bool, stage: &
         dns_ms,
         connect_ms,
         tls_ms,
+        marks,
         task,
     })
 }
@@ -171,9 +223,12 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let io = TokioIo::new(io);
-    let failed = |e: hyper::Error| Failure::new(ErrorClass::Other, format!("failed HTTP handshake: {e}"));
+    let failed =
+        |e: hyper::Error| Failure::new(ErrorClass::Other, format!("failed HTTP handshake: {e}"));
     if h2 {
-        let (sender, conn) = http2::handshake(TokioExecutor::new(), io).await.map_err(failed)?;
+        let (sender, conn) = http2::handshake(TokioExecutor::new(), io)
+            .await
+            .map_err(failed)?;
         let task = tokio::spawn(async move {
             let _ = conn.await;
         });

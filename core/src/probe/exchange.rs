@@ -45,7 +45,12 @@ pub(crate) enum SendError {
 }
 
 /// Sends one request for `url` on `conn` and reads the whole response.
-pub(crate) async fn send(conn: &mut Conn, url: &Url, spec: &RequestSpec<'_>, stage: &mut Stage) -> Result<Response, SendError> {
+pub(crate) async fn send(
+    conn: &mut Conn,
+    url: &Url,
+    spec: &RequestSpec<'_>,
+    stage: &mut Stage,
+) -> Result<Response, SendError> {
     let h2 = matches!(conn.sender, Sender::H2(_));
     let target = if h2 {
         url.as_str().to_string()
@@ -57,7 +62,9 @@ pub(crate) async fn send(conn: &mut Conn, url: &Url, spec: &RequestSpec<'_>, sta
         }
         path
     };
-    let mut builder = http::Request::builder().method(spec.method.clone()).uri(target);
+    let mut builder = http::Request::builder()
+        .method(spec.method.clone())
+        .uri(target);
     if !h2 {
         let host = match url.port() {
             Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
@@ -66,17 +73,26 @@ pub(crate) async fn send(conn: &mut Conn, url: &Url, spec: &RequestSpec<'_>, sta
         builder = builder.header(http::header::HOST, host);
     }
     builder = builder
-        .header(http::header::USER_AGENT, concat!("webmon/", env!("CARGO_PKG_VERSION")))
+        .header(
+            http::header::USER_AGENT,
+            concat!("webmon/", env!("CARGO_PKG_VERSION")),
+        )
         .header(http::header::ACCEPT_ENCODING, "gzip");
     for (name, value) in spec.headers {
         builder = builder.header(name, value);
     }
     let request = builder
         .body(Full::new(spec.body.clone().unwrap_or_default()))
-        .map_err(|e| SendError::Failed(Failure::new(ErrorClass::Other, format!("failed to build the request for {url}: {e}"))))?;
+        .map_err(|e| {
+            SendError::Failed(Failure::new(
+                ErrorClass::Other,
+                format!("failed to build the request for {url}: {e}"),
+            ))
+        })?;
 
     *stage = Stage::WaitingForHeaders;
     let sent = Instant::now();
+    conn.marks.arm();
     let result = match &mut conn.sender {
         Sender::H1(s) => s.send_request(request).await,
         Sender::H2(s) => s.send_request(request).await,
@@ -84,23 +100,54 @@ pub(crate) async fn send(conn: &mut Conn, url: &Url, spec: &RequestSpec<'_>, sta
     let response = match result {
         Ok(r) => r,
         Err(e) if is_stale_connection(&e) => return Err(SendError::Stale(e)),
-        Err(e) => return Err(SendError::Failed(Failure::new(ErrorClass::Other, format!("failed to get a response from {url}: {e}")))),
+        Err(e) => {
+            return Err(SendError::Failed(Failure::new(
+                ErrorClass::Other,
+                format!("failed to get a response from {url}: {e}"),
+            )))
+        }
     };
-    let head_at = Instant::now();
-    let ttfb_ms = (head_at - sent).as_secs_f64() * 1e3;
+    let delivered = Instant::now();
+    // Socket-level times where available (see `timed_io`): first request byte written to
+    // the last read before hyper delivered the head; task-level times otherwise.
+    let written = conn
+        .marks
+        .first_write()
+        .filter(|w| *w >= sent && *w <= delivered)
+        .unwrap_or(sent);
+    let head_at = conn
+        .marks
+        .last_read()
+        .filter(|r| *r >= written && *r <= delivered)
+        .unwrap_or(delivered);
+    let ttfb_ms = (head_at - written).as_secs_f64() * 1e3;
 
     *stage = Stage::ReadingBody;
     let (parts, mut body) = response.into_parts();
     let cap = spec.max_body_bytes;
-    let too_large = || Failure::new(ErrorClass::BodyTooLarge, format!("body of {url} is larger than {cap} bytes"));
-    if let Some(len) = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()) {
+    let too_large = || {
+        Failure::new(
+            ErrorClass::BodyTooLarge,
+            format!("body of {url} is larger than {cap} bytes"),
+        )
+    };
+    if let Some(len) = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+    {
         if len > cap {
             return Err(SendError::Failed(too_large()));
         }
     }
     let mut raw = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| SendError::Failed(Failure::new(ErrorClass::Other, format!("failed to read the body of {url}: {e}"))))?;
+        let frame = frame.map_err(|e| {
+            SendError::Failed(Failure::new(
+                ErrorClass::Other,
+                format!("failed to read the body of {url}: {e}"),
+            ))
+        })?;
         if let Ok(data) = frame.into_data() {
             if raw.len() as u64 + data.len() as u64 > cap {
                 return Err(SendError::Failed(too_large()));
@@ -108,11 +155,29 @@ pub(crate) async fn send(conn: &mut Conn, url: &Url, spec: &RequestSpec<'_>, sta
             raw.extend_from_slice(&data);
         }
     }
-    let transfer_ms = head_at.elapsed().as_secs_f64() * 1e3;
+    let body_done = conn
+        .marks
+        .last_read()
+        .filter(|r| *r >= head_at)
+        .unwrap_or(head_at);
+    let transfer_ms = (body_done - head_at).as_secs_f64() * 1e3;
 
-    let gzip = parts.headers.get(http::header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    let body = if gzip { gunzip(&raw, cap, url).await.map_err(SendError::Failed)? } else { raw };
-    Ok(Response { status: parts.status.as_u16(), headers: parts.headers, body, ttfb_ms, transfer_ms })
+    let gzip = parts
+        .headers
+        .get(http::header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let body = if gzip {
+        gunzip(&raw, cap, url).await.map_err(SendError::Failed)?
+    } else {
+        raw
+    };
+    Ok(Response {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+        ttfb_ms,
+        transfer_ms,
+    })
 }
 
 /// Decodes a gzip body, refusing to inflate past `cap` bytes.
@@ -123,9 +188,17 @@ async fn gunzip(raw: &[u8], cap: u64, url: &Url) -> Result<Vec<u8>, Failure> {
         .take(cap + 1)
         .read_to_end(&mut out)
         .await
-        .map_err(|e| Failure::new(ErrorClass::Other, format!("failed to decode the gzip body of {url}: {e}")))?;
+        .map_err(|e| {
+            Failure::new(
+                ErrorClass::Other,
+                format!("failed to decode the gzip body of {url}: {e}"),
+            )
+        })?;
     if out.len() as u64 > cap {
-        return Err(Failure::new(ErrorClass::BodyTooLarge, format!("decoded body of {url} is larger than {cap} bytes")));
+        return Err(Failure::new(
+            ErrorClass::BodyTooLarge,
+            format!("decoded body of {url} is larger than {cap} bytes"),
+        ));
     }
     Ok(out)
 }

@@ -111,14 +111,26 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Refusal> {
 
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let seg = ip.segments();
-    let tail = || Ipv4Addr::new((seg[6] >> 8) as u8, seg[6] as u8, (seg[7] >> 8) as u8, seg[7] as u8);
+    let tail = || {
+        Ipv4Addr::new(
+            (seg[6] >> 8) as u8,
+            seg[6] as u8,
+            (seg[7] >> 8) as u8,
+            seg[7] as u8,
+        )
+    };
     match seg {
         [0, 0, 0, 0, 0, 0xffff, _, _] => Some(tail()),
         [0, 0, 0, 0, 0xffff, 0, _, _] => Some(tail()),
         [0, 0, 0, 0, 0, 0, _, _] => Some(tail()),
         [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(tail()),
         [0x64, 0xff9b, 1, ..] => Some(tail()),
-        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)),
+        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new(
+            (hi >> 8) as u8,
+            hi as u8,
+            (lo >> 8) as u8,
+            lo as u8,
+        )),
         _ => None,
     }
 }
@@ -133,7 +145,13 @@ mod tests {
 
     #[test]
     fn public_addresses_pass() {
-        for ip in ["1.1.1.1", "8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "2a00:1450:4001::200e"] {
+        for ip in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "93.184.216.34",
+            "2606:4700:4700::1111",
+            "2a00:1450:4001::200e",
+        ] {
             assert_eq!(refused(ip), None, "{ip}");
         }
     }
@@ -150,7 +168,13 @@ mod tests {
 
     #[test]
     fn link_local_and_instance_metadata() {
-        for ip in ["169.254.169.254", "169.254.0.1", "fe80::1", "febf::1", "fd00:ec2::254"] {
+        for ip in [
+            "169.254.169.254",
+            "169.254.0.1",
+            "fe80::1",
+            "febf::1",
+            "fd00:ec2::254",
+        ] {
             assert_eq!(refused(ip), Some(Refusal::LinkLocal), "{ip}");
         }
     }
@@ -174,7 +198,15 @@ mod tests {
         for ip in ["224.0.0.1", "239.255.255.255", "255.255.255.255", "ff02::1"] {
             assert_eq!(refused(ip), Some(Refusal::Multicast), "{ip}");
         }
-        for ip in ["192.0.2.1", "198.51.100.7", "203.0.113.9", "198.18.0.1", "240.0.0.1", "2001:db8::1", "100::1"] {
+        for ip in [
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "198.18.0.1",
+            "240.0.0.1",
+            "2001:db8::1",
+            "100::1",
+        ] {
             assert_eq!(refused(ip), Some(Refusal::Reserved), "{ip}");
         }
     }
@@ -186,7 +218,10 @@ mod tests {
         assert_eq!(refused("::ffff:10.1.2.3"), Some(Refusal::Private));
         assert_eq!(refused("::127.0.0.1"), Some(Refusal::Loopback));
         assert_eq!(refused("::ffff:0:192.168.0.1"), Some(Refusal::Private));
-        assert_eq!(refused("64:ff9b::169.254.169.254"), Some(Refusal::LinkLocal));
+        assert_eq!(
+            refused("64:ff9b::169.254.169.254"),
+            Some(Refusal::LinkLocal)
+        );
         assert_eq!(refused("64:ff9b:1::a00:1"), Some(Refusal::Private));
         assert_eq!(refused("2002:7f00:1::"), Some(Refusal::Loopback));
         assert_eq!(refused("::ffff:8.8.8.8"), None);

@@ -46,29 +46,33 @@ impl PreciseTimer {
     /// Starts the timer thread.
     pub(super) fn spawn() -> io::Result<Self> {
         let (tx, rx) = mpsc::channel::<(Instant, oneshot::Sender<()>)>();
-        std::thread::Builder::new().name("webmon-target-timer".into()).spawn(move || {
-            let mut heap: BinaryHeap<Reverse<Entry>> = BinaryHeap::new();
-            let mut seq = 0u64;
-            loop {
-                let now = Instant::now();
-                while heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
-                    let Reverse(entry) = heap.pop().expect("peeked");
-                    let _ = entry.wake.send(());
-                }
-                let received = match heap.peek() {
-                    Some(Reverse(next)) => rx.recv_timeout(next.at.saturating_duration_since(now)),
-                    None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-                };
-                match received {
-                    Ok((at, wake)) => {
-                        seq += 1;
-                        heap.push(Reverse(Entry { at, seq, wake }));
+        std::thread::Builder::new()
+            .name("webmon-target-timer".into())
+            .spawn(move || {
+                let mut heap: BinaryHeap<Reverse<Entry>> = BinaryHeap::new();
+                let mut seq = 0u64;
+                loop {
+                    let now = Instant::now();
+                    while heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
+                        let Reverse(entry) = heap.pop().expect("peeked");
+                        let _ = entry.wake.send(());
                     }
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    let received = match heap.peek() {
+                        Some(Reverse(next)) => {
+                            rx.recv_timeout(next.at.saturating_duration_since(now))
+                        }
+                        None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                    };
+                    match received {
+                        Ok((at, wake)) => {
+                            seq += 1;
+                            heap.push(Reverse(Entry { at, seq, wake }));
+                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
                 }
-            }
-        })?;
+            })?;
         Ok(Self { tx })
     }
 

@@ -24,7 +24,11 @@ pub fn http_target() -> TargetServer {
 
 /// A raw check for `url` with one request and a 2 s timeout, adjusted by `edit`.
 pub fn raw(url: &str, edit: impl FnOnce(&mut RawCheck)) -> RawCheck {
-    let mut raw = RawCheck { id: "probe-test".into(), url: url.into(), ..Default::default() };
+    let mut raw = RawCheck {
+        id: "probe-test".into(),
+        url: url.into(),
+        ..Default::default()
+    };
     raw.requests = Some(1);
     raw.timeout = Some("2s".into());
     edit(&mut raw);
@@ -45,7 +49,12 @@ pub fn assertions(edit: impl FnOnce(&mut RawAssertions)) -> Option<RawAssertions
 
 /// A prober that may reach loopback targets, trusting `extra_roots`.
 pub fn prober_allowing_private(extra_roots: Vec<Vec<u8>>) -> Prober {
-    Prober::new(ProbeOptions { region: "test".into(), extra_roots_der: extra_roots, allow_private: true, ..Default::default() })
+    Prober::new(ProbeOptions {
+        region: "test".into(),
+        extra_roots_der: extra_roots,
+        allow_private: true,
+        ..Default::default()
+    })
 }
 
 /// Probes `check` now with `prober`.
@@ -64,12 +73,18 @@ pub fn assert_class(result: &ProbeResult, class: &str) {
     let got = result.error_class.map(|c| c.as_str());
     assert_eq!(got, Some(class), "unexpected result: {result:#?}");
     assert!(!result.available);
-    assert!(result.error_message.as_deref().is_some_and(|m| !m.is_empty()));
+    assert!(result
+        .error_message
+        .as_deref()
+        .is_some_and(|m| !m.is_empty()));
 }
 
 /// Asserts the result is available, printing it otherwise.
 pub fn assert_available(result: &ProbeResult) {
-    assert!(result.available && result.error_class.is_none(), "unexpected failure: {result:#?}");
+    assert!(
+        result.available && result.error_class.is_none(),
+        "unexpected failure: {result:#?}"
+    );
 }
 
 /// A CA and one leaf certificate it signed.
@@ -84,7 +99,10 @@ pub struct Pki {
 
 /// Time since the Unix epoch, `days` from now.
 fn since_epoch_in(days: i64) -> Duration {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     Duration::from_secs((now + days * 86_400) as u64)
 }
 
@@ -93,19 +111,27 @@ pub fn pki(names: &[&str], from_days: i64, to_days: i64) -> Pki {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "webmon test CA");
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "webmon test CA");
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, ca_key);
 
     let leaf_key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    let mut leaf =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
     leaf.not_before = rcgen::date_time_ymd(1970, 1, 1) + since_epoch_in(from_days);
     leaf.not_after = rcgen::date_time_ymd(1970, 1, 1) + since_epoch_in(to_days);
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
-    Pki { ca_der: ca_cert.der().to_vec(), chain_pem: leaf_cert.pem(), key_pem: leaf_key.serialize_pem() }
+    Pki {
+        ca_der: ca_cert.der().to_vec(),
+        chain_pem: leaf_cert.pem(),
+        key_pem: leaf_key.serialize_pem(),
+    }
 }
 
 /// An HTTPS target on 127.0.0.1 serving `pki`'s leaf.
 pub fn https_target(pki: &Pki) -> TargetServer {
-    TargetServer::start_tls(local(), pki.chain_pem.as_bytes(), pki.key_pem.as_bytes()).expect("failed to start the HTTPS target")
+    TargetServer::start_tls(local(), pki.chain_pem.as_bytes(), pki.key_pem.as_bytes())
+        .expect("failed to start the HTTPS target")
 }

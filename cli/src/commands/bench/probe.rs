@@ -1,0 +1,390 @@
+//! `webmon bench probe`: how exactly the probe engine measures time to first byte, and
+//! what a request costs in CPU, with curl measured in the same run as the reference.
+//!
+//! The target server runs in a child process (this binary with a hidden flag), so the
+//! process CPU time measured here (`getrusage(RUSAGE_SELF)`) is the prober's alone and
+//! `RUSAGE_CHILDREN` counts only the curl processes (the target is reaped last). The
+//! target times its injected delays on a dedicated thread with sub-millisecond precision.
+//!
+//! For each injected delay: sequential probes (1 in flight) and one batch of N checks in
+//! flight through [`run_scheduled`], each check making one request on a fresh
+//! connection; then the same with curl, whose ttfb is `time_starttransfer -
+//! time_pretransfer` (request sent to first byte, like ours: connection set-up excluded).
+//! curl's concurrent run uses `--parallel` (at most 250 transfers per process).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
+
+use anyhow::{bail, Context};
+use webmon_core::check::{Check, RawCheck};
+use webmon_core::ports::{Clock, SystemClock};
+use webmon_core::probe::{run_scheduled, ProbeOptions, Prober};
+use webmon_core::target::TargetServer;
+
+/// Arguments of `webmon bench probe`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// A small run: 10 samples per delay and 200 checks in flight.
+    #[arg(long)]
+    quick: bool,
+    /// Injected delays, in milliseconds.
+    #[arg(long, value_delimiter = ',', default_value = "20,50,100")]
+    delays: Vec<u64>,
+    /// Sequential samples per delay and client [default: 100, 10 with --quick].
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Checks in flight in the concurrent run [default: 1000, 200 with --quick].
+    #[arg(long)]
+    in_flight: Option<usize>,
+    /// Serve the benchmark target in this process and print its address (internal).
+    #[arg(long, hide = true)]
+    serve_target: bool,
+}
+
+/// Runs `webmon bench probe`.
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.serve_target {
+        return serve_target();
+    }
+    let samples = args
+        .samples
+        .unwrap_or(if args.quick { 10 } else { 100 })
+        .max(1);
+    let in_flight = args
+        .in_flight
+        .unwrap_or(if args.quick { 200 } else { 1000 })
+        .max(1);
+    let curl = curl_version()?;
+    let target = TargetProcess::spawn()?;
+    let prober = Prober::new(ProbeOptions {
+        region: "bench".into(),
+        allow_private: true,
+        ..Default::default()
+    });
+    eprintln!(
+        "target at {}; {curl}; {samples} sequential samples and {in_flight} in flight per delay",
+        target.base
+    );
+
+    // Warm up both clients (page cache, allocator, the target's first connections).
+    webmon_run(&prober, &target.url("/ok"), 20, 1, 0).await?;
+    curl_run(&target.url("/ok"), 5, 1, 0)?;
+
+    let mut rows = Vec::new();
+    for &delay in &args.delays {
+        let url = target.url(&format!("/delay/{delay}"));
+        rows.push(webmon_run(&prober, &url, samples, 1, delay).await?);
+        rows.push(curl_run(&url, samples, 1, delay)?);
+        rows.push(webmon_run(&prober, &url, in_flight, in_flight, delay).await?);
+        rows.push(curl_run(&url, in_flight, in_flight, delay)?);
+    }
+    print_table(&rows);
+    print_targets(&rows, in_flight);
+    drop(target);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The figures of one client at one delay and concurrency.
+struct Row {
+    client: &'static str,
+    delay_ms: u64,
+    in_flight: usize,
+    /// |ttfb - delay| per successful request, sorted, in ms.
+    errors_ms: Vec<f64>,
+    mean_ttfb_ms: f64,
+    failures: usize,
+    /// CPU seconds per request (webmon: this process; curl: per curl process).
+    cpu_per_request_s: f64,
+}
+
+impl Row {
+    fn new(
+        client: &'static str,
+        delay_ms: u64,
+        in_flight: usize,
+        ttfbs: &[f64],
+        failures: usize,
+        cpu_s: f64,
+        runs: usize,
+    ) -> Self {
+        let mut errors_ms: Vec<f64> = ttfbs.iter().map(|t| (t - delay_ms as f64).abs()).collect();
+        errors_ms.sort_by(f64::total_cmp);
+        let mean_ttfb_ms = ttfbs.iter().sum::<f64>() / ttfbs.len().max(1) as f64;
+        Self {
+            client,
+            delay_ms,
+            in_flight,
+            errors_ms,
+            mean_ttfb_ms,
+            failures,
+            cpu_per_request_s: cpu_s / runs.max(1) as f64,
+        }
+    }
+
+    fn percentile(&self, p: f64) -> f64 {
+        if self.errors_ms.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0) * self.errors_ms.len() as f64).ceil() as usize;
+        self.errors_ms[rank.clamp(1, self.errors_ms.len()) - 1]
+    }
+}
+
+fn bench_check(id: String, url: &str) -> anyhow::Result<Check> {
+    let raw = RawCheck {
+        id,
+        url: url.to_string(),
+        requests: Some(1),
+        timeout: Some("30s".into()),
+        ..Default::default()
+    };
+    raw.validate()
+        .map_err(|errors| anyhow::anyhow!("failed to build the benchmark check: {}", errors[0]))
+}
+
+/// `count` probes of `url`, `in_flight` at a time (all at once when equal).
+async fn webmon_run(
+    prober: &Prober,
+    url: &str,
+    count: usize,
+    in_flight: usize,
+    delay_ms: u64,
+) -> anyhow::Result<Row> {
+    let now = SystemClock.now_ms();
+    let jobs = (0..count)
+        .map(|i| Ok((bench_check(format!("bench-{i}"), url)?, now)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(count);
+    let cpu_before = cpu_seconds(libc::RUSAGE_SELF);
+    run_scheduled(prober, jobs, in_flight, &SystemClock, tx).await;
+    let cpu = cpu_seconds(libc::RUSAGE_SELF) - cpu_before;
+    let (mut ttfbs, mut failures) = (Vec::with_capacity(count), 0);
+    while let Some(result) = rx.recv().await {
+        match result.error_class {
+            None => ttfbs.push(result.cold.ttfb_ms),
+            Some(class) => {
+                failures += 1;
+                if failures == 1 {
+                    eprintln!(
+                        "webmon: first failure: {}: {}",
+                        class.as_str(),
+                        result.error_message.unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    Ok(Row::new(
+        "webmon", delay_ms, in_flight, &ttfbs, failures, cpu, count,
+    ))
+}
+
+const CURL_FORMAT: &str = "%{time_pretransfer} %{time_starttransfer}\n";
+const CURL_PARALLEL_MAX: usize = 250;
+
+/// `count` curl transfers of `url`: one process each when `in_flight` is 1, otherwise
+/// `--parallel` processes of up to 250 transfers running together.
+fn curl_run(url: &str, count: usize, in_flight: usize, delay_ms: u64) -> anyhow::Result<Row> {
+    let cpu_before = cpu_seconds(libc::RUSAGE_CHILDREN);
+    let mut output = String::new();
+    let mut processes = 0;
+    if in_flight == 1 {
+        for _ in 0..count {
+            let out = Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", CURL_FORMAT, url])
+                .output()
+                .context("failed to run curl")?;
+            output.push_str(&String::from_utf8_lossy(&out.stdout));
+            processes += 1;
+        }
+    } else {
+        let mut children = Vec::new();
+        let mut left = count;
+        while left > 0 {
+            let n = left.min(CURL_PARALLEL_MAX);
+            left -= n;
+            let mut cmd = Command::new("curl");
+            cmd.args([
+                "-s",
+                "--parallel",
+                "--parallel-immediate",
+                "--parallel-max",
+                &n.to_string(),
+                "-w",
+                CURL_FORMAT,
+            ]);
+            for _ in 0..n {
+                cmd.args(["-o", "/dev/null", url]);
+            }
+            children.push(
+                cmd.stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .context("failed to run curl")?,
+            );
+        }
+        for child in children {
+            let out = child
+                .wait_with_output()
+                .context("failed to wait for curl")?;
+            output.push_str(&String::from_utf8_lossy(&out.stdout));
+            processes += 1;
+        }
+    }
+    let cpu = cpu_seconds(libc::RUSAGE_CHILDREN) - cpu_before;
+    let mut ttfbs = Vec::with_capacity(count);
+    for line in output.lines() {
+        let mut parts = line.split_whitespace().map(|p| p.parse::<f64>());
+        if let (Some(Ok(pre)), Some(Ok(start))) = (parts.next(), parts.next()) {
+            if start > 0.0 {
+                ttfbs.push((start - pre) * 1e3);
+            }
+        }
+    }
+    let failures = count.saturating_sub(ttfbs.len());
+    // CPU per curl *process* for the sequential run, per transfer for the parallel one.
+    let runs = if in_flight == 1 { processes } else { count };
+    Ok(Row::new(
+        "curl", delay_ms, in_flight, &ttfbs, failures, cpu, runs,
+    ))
+}
+
+fn print_table(rows: &[Row]) {
+    println!();
+    println!("| delay | client | in flight | samples | failed | median err | p99 err | mean ttfb | CPU / request |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} ms | {} | {} | {} | {} | {:.3} ms | {:.3} ms | {:.2} ms | {:.0} µs |",
+            r.delay_ms,
+            r.client,
+            r.in_flight,
+            r.errors_ms.len(),
+            r.failures,
+            r.percentile(50.0),
+            r.percentile(99.0),
+            r.mean_ttfb_ms,
+            r.cpu_per_request_s * 1e6
+        );
+    }
+}
+
+fn print_targets(rows: &[Row], in_flight: usize) {
+    let find = |client: &str, delay: u64, n: usize| {
+        rows.iter()
+            .find(|r| r.client == client && r.delay_ms == delay && r.in_flight == n)
+    };
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!();
+    for delay in rows
+        .iter()
+        .map(|r| r.delay_ms)
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let (Some(w1), Some(c1), Some(wn)) = (
+            find("webmon", delay, 1),
+            find("curl", delay, 1),
+            find("webmon", delay, in_flight),
+        ) else {
+            continue;
+        };
+        let (median, p99) = (wn.percentile(50.0), wn.percentile(99.0));
+        println!("{delay} ms, {in_flight} in flight: median err {median:.3} ms (target <= 1: {}), p99 {p99:.3} ms (target <= 5: {})",
+            verdict(median <= 1.0), verdict(p99 <= 5.0));
+        let gap = w1.percentile(50.0) - c1.percentile(50.0);
+        println!("{delay} ms, 1 in flight: webmon median err - curl median err = {gap:+.3} ms (target <= 0.3: {})", verdict(gap <= 0.3));
+        let ratio = w1.cpu_per_request_s / c1.cpu_per_request_s;
+        println!(
+            "{delay} ms: CPU per request {:.0} µs vs {:.0} µs per curl process = {ratio:.3} (target <= 0.1: {})",
+            w1.cpu_per_request_s * 1e6,
+            c1.cpu_per_request_s * 1e6,
+            verdict(ratio <= 0.1)
+        );
+    }
+}
+
+/// User plus system CPU seconds of this process or of its waited-for children.
+fn cpu_seconds(who: libc::c_int) -> f64 {
+    // SAFETY: getrusage only writes the rusage struct we own; zeroed is a valid rusage.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(who, &mut usage) } != 0 {
+        return f64::NAN;
+    }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+fn curl_version() -> anyhow::Result<String> {
+    match Command::new("curl").arg("--version").output() {
+        Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("curl")
+            .chars()
+            .take(12)
+            .collect()),
+        _ => bail!("failed to run curl, the reference client: install curl: apt-get install curl"),
+    }
+}
+
+/// The target server in a child process; stops when dropped.
+struct TargetProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    base: String,
+}
+
+impl TargetProcess {
+    fn spawn() -> anyhow::Result<Self> {
+        let exe = std::env::current_exe().context("failed to find the webmon binary")?;
+        let mut child = Command::new(exe)
+            .args(["bench", "probe", "--serve-target"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("failed to start the benchmark target process")?;
+        let stdin = child.stdin.take();
+        let mut line = String::new();
+        let stdout = child
+            .stdout
+            .take()
+            .context("failed to read the target's address")?;
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .context("failed to read the target's address")?;
+        let addr = line.trim();
+        if addr.is_empty() {
+            bail!("failed to start the benchmark target: it printed no address");
+        }
+        Ok(Self {
+            base: format!("http://{addr}"),
+            child,
+            stdin,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for TargetProcess {
+    fn drop(&mut self) {
+        // Closing stdin tells the target to exit.
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// Child side: serve until stdin closes.
+fn serve_target() -> anyhow::Result<ExitCode> {
+    let target = TargetServer::start("127.0.0.1:0".parse()?)
+        .context("failed to start the benchmark target")?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{}", target.addr())?;
+    stdout.flush()?;
+    let mut sink = Vec::new();
+    // Blocks this thread only; the runtime's other workers serve the target.
+    let _ = tokio::task::block_in_place(|| std::io::stdin().read_to_end(&mut sink));
+    Ok(ExitCode::SUCCESS)
+}
