@@ -40,7 +40,9 @@ pub fn executions_in_trigger(id: &str, interval: Interval, minute_start_ms: i64)
     let offset = offset_ms(id, interval) as i64;
     if interval.is_sub_minute() {
         let step = (interval.seconds() * 1000) as i64;
-        (0..60_000 / step).map(|k| minute_start_ms + offset + k * step).collect()
+        (0..60_000 / step)
+            .map(|k| minute_start_ms + offset + k * step)
+            .collect()
     } else {
         vec![minute_start_ms + offset]
     }
@@ -76,7 +78,10 @@ impl GroupKey {
     /// The group for an id and interval.
     pub fn for_id(id: &str, interval: Interval) -> Self {
         // Use the high bits so the shard is independent of the offset (low bits).
-        Self { interval, shard: ((id_hash(id) >> 32) % SHARDS as u64) as u32 }
+        Self {
+            interval,
+            shard: ((id_hash(id) >> 32) % SHARDS as u64) as u32,
+        }
     }
 
     /// Text form, `30s-3`, used as a table key and in rule names.
@@ -86,9 +91,13 @@ impl GroupKey {
 
     /// Parses [`GroupKey::name`].
     pub fn parse(text: &str) -> Result<Self, String> {
-        let (interval, shard) = text.rsplit_once('-').ok_or_else(|| format!("group {text:?} is not <interval>-<shard>"))?;
+        let (interval, shard) = text
+            .rsplit_once('-')
+            .ok_or_else(|| format!("group {text:?} is not <interval>-<shard>"))?;
         let interval = Interval::parse(interval).map_err(|e| format!("group {text:?}: {e}"))?;
-        let shard: u32 = shard.parse().map_err(|_| format!("group {text:?}: shard is not a number"))?;
+        let shard: u32 = shard
+            .parse()
+            .map_err(|_| format!("group {text:?}: shard is not a number"))?;
         if shard >= SHARDS {
             return Err(format!("group {text:?}: shard must be below {SHARDS}"));
         }
@@ -107,11 +116,11 @@ impl GroupKey {
         let minutes = self.trigger_seconds() / 60;
         if minutes == 1 {
             "cron(* * * * ? *)".to_string()
-        } else if 60 % minutes == 0 {
+        } else if 60u64.is_multiple_of(minutes) {
             format!("cron(0/{minutes} * * * ? *)")
         } else if minutes == 1440 {
             "cron(0 0 * * ? *)".to_string()
-        } else if minutes % 60 == 0 && 24 % (minutes / 60) == 0 {
+        } else if minutes.is_multiple_of(60) && 24u64.is_multiple_of(minutes / 60) {
             format!("cron(0 0/{} * * ? *)", minutes / 60)
         } else {
             format!("rate({minutes} minutes)")
@@ -140,7 +149,10 @@ mod tests {
         for n in 0..1000 {
             buckets[(offset_ms(&format!("check-{n}"), i) / 1000) as usize] += 1;
         }
-        assert!(buckets.iter().all(|&b| (60..=140).contains(&b)), "{buckets:?}");
+        assert!(
+            buckets.iter().all(|&b| (60..=140).contains(&b)),
+            "{buckets:?}"
+        );
     }
 
     #[test]
@@ -166,7 +178,13 @@ mod tests {
 
     #[test]
     fn schedule_expressions_align_to_the_clock() {
-        let expr = |t: &str| GroupKey { interval: Interval::parse(t).unwrap(), shard: 0 }.schedule_expression();
+        let expr = |t: &str| {
+            GroupKey {
+                interval: Interval::parse(t).unwrap(),
+                shard: 0,
+            }
+            .schedule_expression()
+        };
         assert_eq!(expr("10s"), "cron(* * * * ? *)");
         assert_eq!(expr("1m"), "cron(* * * * ? *)");
         assert_eq!(expr("5m"), "cron(0/5 * * * ? *)");

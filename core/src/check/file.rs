@@ -32,7 +32,12 @@ pub fn load_checks_file(path: &Path) -> LoadOutcome {
         Ok(text) => parse_checks_document(&text),
         Err(e) => LoadOutcome {
             checks: Vec::new(),
-            errors: vec![ValidationError::new("<file>", "checks", path.display(), format!("cannot read the file: {e}"))],
+            errors: vec![ValidationError::new(
+                "<file>",
+                "checks",
+                path.display(),
+                format!("cannot read the file: {e}"),
+            )],
         },
     }
 }
@@ -43,22 +48,42 @@ pub fn parse_checks_document(text: &str) -> LoadOutcome {
     let doc: serde_yaml::Value = match serde_yaml::from_str(text) {
         Ok(doc) => doc,
         Err(e) => {
-            outcome.errors.push(ValidationError::new("<file>", "checks", "<document>", format!("is not valid YAML: {e}")));
+            outcome.errors.push(ValidationError::new(
+                "<file>",
+                "checks",
+                "<document>",
+                format!("is not valid YAML: {e}"),
+            ));
             return outcome;
         }
     };
     let Some(map) = doc.as_mapping() else {
-        outcome.errors.push(ValidationError::new("<file>", "checks", "<document>", "the document must be a mapping with a `checks:` list"));
+        outcome.errors.push(ValidationError::new(
+            "<file>",
+            "checks",
+            "<document>",
+            "the document must be a mapping with a `checks:` list",
+        ));
         return outcome;
     };
     for key in map.keys() {
         if key.as_str() != Some("checks") {
             let name = key.as_str().unwrap_or("<non-string key>");
-            outcome.errors.push(ValidationError::new("<file>", name, name, "unknown top-level field; expected only `checks`"));
+            outcome.errors.push(ValidationError::new(
+                "<file>",
+                name,
+                name,
+                "unknown top-level field; expected only `checks`",
+            ));
         }
     }
     let Some(items) = map.get("checks").and_then(|v| v.as_sequence()) else {
-        outcome.errors.push(ValidationError::new("<file>", "checks", "<missing>", "a top-level `checks:` list is required"));
+        outcome.errors.push(ValidationError::new(
+            "<file>",
+            "checks",
+            "<missing>",
+            "a top-level `checks:` list is required",
+        ));
         return outcome;
     };
     let mut seen = std::collections::HashSet::new();
@@ -70,7 +95,12 @@ pub fn parse_checks_document(text: &str) -> LoadOutcome {
             .unwrap_or_else(|| format!("<item {}>", index + 1));
         match parse_item(&label, item.clone()) {
             Ok(check) if !seen.insert(check.id.clone()) => {
-                outcome.errors.push(ValidationError::new(&label, "id", &label, "is used by an earlier check in this file"));
+                outcome.errors.push(ValidationError::new(
+                    &label,
+                    "id",
+                    &label,
+                    "is used by an earlier check in this file",
+                ));
             }
             Ok(check) => outcome.checks.push(check),
             Err(errors) => outcome.errors.extend(errors),
@@ -86,7 +116,10 @@ fn parse_item(label: &str, item: serde_yaml::Value) -> Result<Check, Vec<Validat
         let mut field = e.path().to_string();
         let inner = e.into_inner().to_string();
         // A missing field is reported at its parent's path; name the field itself.
-        if let Some(missing) = inner.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
+        if let Some(missing) = inner
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
             field = match field.as_str() {
                 "." | "" => missing.to_string(),
                 parent => format!("{parent}.{missing}"),
@@ -126,9 +159,21 @@ mod tests {
         assert_eq!(outcome.checks.len(), 1);
         assert_eq!(outcome.checks[0].id, "good");
         assert_eq!(outcome.errors.len(), 2);
-        assert_eq!((outcome.errors[0].check_id.as_str(), outcome.errors[0].field.as_str()), ("bad", "colour"));
+        assert_eq!(
+            (
+                outcome.errors[0].check_id.as_str(),
+                outcome.errors[0].field.as_str()
+            ),
+            ("bad", "colour")
+        );
         assert_eq!(outcome.errors[0].value, "red");
-        assert_eq!((outcome.errors[1].check_id.as_str(), outcome.errors[1].field.as_str()), ("worse", "requests"));
+        assert_eq!(
+            (
+                outcome.errors[1].check_id.as_str(),
+                outcome.errors[1].field.as_str()
+            ),
+            ("worse", "requests")
+        );
         assert_eq!(outcome.errors[1].value, "many");
     }
 
@@ -137,6 +182,9 @@ mod tests {
         let text = "checks:\n  - {id: a, url: 'https://a.example'}\n  - {id: a, url: 'https://b.example'}\n";
         let outcome = parse_checks_document(text);
         assert_eq!(outcome.checks.len(), 1);
-        assert_eq!(outcome.errors[0].reason, "is used by an earlier check in this file");
+        assert_eq!(
+            outcome.errors[0].reason,
+            "is used by an earlier check in this file"
+        );
     }
 }

@@ -32,7 +32,7 @@ impl Interval {
     /// Checks that `seconds` is an allowed interval.
     pub fn from_seconds(seconds: u64) -> Result<Self, String> {
         if SUB_MINUTE_SECONDS.contains(&seconds)
-            || (seconds >= 60 && seconds % 60 == 0 && seconds <= MAX_SECONDS)
+            || (seconds >= 60 && seconds.is_multiple_of(60) && seconds <= MAX_SECONDS)
         {
             Ok(Self(seconds))
         } else {
@@ -62,9 +62,9 @@ impl fmt::Display for Interval {
         let s = self.0;
         if s < 60 {
             write!(f, "{s}s")
-        } else if s % 86_400 == 0 {
+        } else if s.is_multiple_of(86_400) {
             write!(f, "{}d", s / 86_400)
-        } else if s % 3600 == 0 {
+        } else if s.is_multiple_of(3600) {
             write!(f, "{}h", s / 3600)
         } else {
             write!(f, "{}m", s / 60)
@@ -91,7 +91,15 @@ mod tests {
 
     #[test]
     fn parses_allowed_forms() {
-        for (text, secs) in [("10s", 10), ("30s", 30), ("1m", 60), ("5m", 300), ("1h", 3600), ("1d", 86_400), ("120", 120)] {
+        for (text, secs) in [
+            ("10s", 10),
+            ("30s", 30),
+            ("1m", 60),
+            ("5m", 300),
+            ("1h", 3600),
+            ("1d", 86_400),
+            ("120", 120),
+        ] {
             assert_eq!(Interval::parse(text).unwrap().seconds(), secs, "{text}");
         }
     }

@@ -20,7 +20,10 @@ pub struct StatusSet(pub Vec<StatusRange>);
 impl Default for StatusSet {
     /// 200-399, as most monitors do.
     fn default() -> Self {
-        Self(vec![StatusRange { low: 200, high: 399 }])
+        Self(vec![StatusRange {
+            low: 200,
+            high: 399,
+        }])
     }
 }
 
@@ -66,7 +69,13 @@ impl fmt::Display for StatusSet {
         let parts: Vec<String> = self
             .0
             .iter()
-            .map(|r| if r.low == r.high { r.low.to_string() } else { format!("{}-{}", r.low, r.high) })
+            .map(|r| {
+                if r.low == r.high {
+                    r.low.to_string()
+                } else {
+                    format!("{}-{}", r.low, r.high)
+                }
+            })
             .collect();
         f.write_str(&parts.join(","))
     }

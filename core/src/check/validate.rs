@@ -39,8 +39,18 @@ pub struct ValidationError {
 
 impl ValidationError {
     /// Builds an error.
-    pub fn new(check_id: &str, field: &str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
-        Self { check_id: check_id.to_string(), field: field.to_string(), value: value.to_string(), reason: reason.into() }
+    pub fn new(
+        check_id: &str,
+        field: &str,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            check_id: check_id.to_string(),
+            field: field.to_string(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -117,11 +127,15 @@ impl Check {
 }
 
 fn valid_id(id: &str) -> bool {
-    (1..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    (1..=128).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|e| format!("not a duration like 500ms or 10s ({e})"))
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("not a duration like 500ms or 10s ({e})"))
 }
 
 impl RawCheck {
@@ -134,12 +148,20 @@ impl RawCheck {
         };
 
         if !valid_id(id) {
-            err("id", &id, "must be 1-128 characters of letters, digits, '-', '_' or '.'".into());
+            err(
+                "id",
+                &id,
+                "must be 1-128 characters of letters, digits, '-', '_' or '.'".into(),
+            );
         }
         let url = match Url::parse(&self.url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
             Ok(_) => {
-                err("url", &self.url, "must be an http:// or https:// URL with a host".into());
+                err(
+                    "url",
+                    &self.url,
+                    "must be an http:// or https:// URL with a host".into(),
+                );
                 None
             }
             Err(e) => {
@@ -159,16 +181,28 @@ impl RawCheck {
         for (name, value) in &self.headers {
             match http::HeaderName::from_bytes(name.as_bytes()) {
                 Ok(h) => headers.push((h, value.clone())),
-                Err(_) => err(&format!("headers.{name}"), name, "is not a valid header name".into()),
+                Err(_) => err(
+                    &format!("headers.{name}"),
+                    name,
+                    "is not a valid header name".into(),
+                ),
             }
             if value.contains(['\r', '\n']) {
-                err(&format!("headers.{name}"), &"<hidden>", "must not contain line breaks".into());
+                err(
+                    &format!("headers.{name}"),
+                    &"<hidden>",
+                    "must not contain line breaks".into(),
+                );
             }
         }
         let interval = match Interval::parse(self.interval.as_deref().unwrap_or("1m")) {
             Ok(i) => Some(i),
             Err(reason) => {
-                err("interval", &self.interval.as_deref().unwrap_or_default(), reason);
+                err(
+                    "interval",
+                    &self.interval.as_deref().unwrap_or_default(),
+                    reason,
+                );
                 None
             }
         };
@@ -178,32 +212,60 @@ impl RawCheck {
         }
         let timeout = match self.timeout.as_deref().map(parse_duration).transpose() {
             Ok(Some(t)) if t.is_zero() || t > MAX_TIMEOUT => {
-                err("timeout", &self.timeout.as_deref().unwrap_or_default(), "must be more than 0 and at most 60s".into());
+                err(
+                    "timeout",
+                    &self.timeout.as_deref().unwrap_or_default(),
+                    "must be more than 0 and at most 60s".into(),
+                );
                 DEFAULT_TIMEOUT
             }
             Ok(t) => t.unwrap_or(DEFAULT_TIMEOUT),
             Err(reason) => {
-                err("timeout", &self.timeout.as_deref().unwrap_or_default(), reason);
+                err(
+                    "timeout",
+                    &self.timeout.as_deref().unwrap_or_default(),
+                    reason,
+                );
                 DEFAULT_TIMEOUT
             }
         };
         if let Some(interval) = interval {
             if timeout.saturating_mul(requests) > interval.duration() {
-                err("timeout", &format!("{timeout:?}"), format!("times {requests} requests must fit in the interval {interval}"));
+                err(
+                    "timeout",
+                    &format!("{timeout:?}"),
+                    format!("times {requests} requests must fit in the interval {interval}"),
+                );
             }
         }
         for (i, region) in self.regions.iter().enumerate() {
-            if region.is_empty() || !region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-                err(&format!("regions[{i}]"), region, "must be a region name such as eu-west-1".into());
+            if region.is_empty()
+                || !region
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                err(
+                    &format!("regions[{i}]"),
+                    region,
+                    "must be a region name such as eu-west-1".into(),
+                );
             }
         }
-        let max_redirects = if self.follow_redirects == Some(false) { 0 } else { self.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS) };
+        let max_redirects = if self.follow_redirects == Some(false) {
+            0
+        } else {
+            self.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS)
+        };
         if max_redirects > 20 {
             err("max_redirects", &max_redirects, "must be at most 20".into());
         }
         let max_body_bytes = self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
         if !(1..=MAX_BODY_BYTES_LIMIT).contains(&max_body_bytes) {
-            err("max_body_bytes", &max_body_bytes, format!("must be between 1 and {MAX_BODY_BYTES_LIMIT}"));
+            err(
+                "max_body_bytes",
+                &max_body_bytes,
+                format!("must be between 1 and {MAX_BODY_BYTES_LIMIT}"),
+            );
         }
         let assertions = self.validate_assertions(&mut err);
 
@@ -230,8 +292,13 @@ impl RawCheck {
         })
     }
 
-    fn validate_assertions(&self, err: &mut dyn FnMut(&str, &dyn fmt::Display, String)) -> Assertions {
-        let Some(raw) = &self.assertions else { return Assertions::default() };
+    fn validate_assertions(
+        &self,
+        err: &mut dyn FnMut(&str, &dyn fmt::Display, String),
+    ) -> Assertions {
+        let Some(raw) = &self.assertions else {
+            return Assertions::default();
+        };
         let mut out = Assertions::default();
         let mut ranges = Vec::new();
         for (i, entry) in raw.status.iter().enumerate() {
@@ -248,19 +315,34 @@ impl RawCheck {
         for (i, pattern) in raw.body_regex.iter().enumerate() {
             match Regex::new(pattern) {
                 Ok(re) => out.body_regex.push(re),
-                Err(e) => err(&format!("assertions.body_regex[{i}]"), pattern, format!("is not a valid regex ({e})")),
+                Err(e) => err(
+                    &format!("assertions.body_regex[{i}]"),
+                    pattern,
+                    format!("is not a valid regex ({e})"),
+                ),
             }
         }
         for (i, p) in raw.json.iter().enumerate() {
             if !(p.pointer.is_empty() || p.pointer.starts_with('/')) {
-                err(&format!("assertions.json[{i}].pointer"), &p.pointer, "must be empty or start with '/' (RFC 6901)".into());
+                err(
+                    &format!("assertions.json[{i}].pointer"),
+                    &p.pointer,
+                    "must be empty or start with '/' (RFC 6901)".into(),
+                );
             } else {
-                out.json.push(JsonPointerEquals { pointer: p.pointer.clone(), equals: p.equals.clone() });
+                out.json.push(JsonPointerEquals {
+                    pointer: p.pointer.clone(),
+                    equals: p.equals.clone(),
+                });
             }
         }
         for (name, value) in &raw.headers {
             if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                err(&format!("assertions.headers.{name}"), name, "is not a valid header name".into());
+                err(
+                    &format!("assertions.headers.{name}"),
+                    name,
+                    "is not a valid header name".into(),
+                );
             }
             out.headers.push((name.to_ascii_lowercase(), value.clone()));
         }
@@ -273,7 +355,11 @@ impl RawCheck {
         }
         if let Some(days) = raw.tls_min_days {
             if days > 3650 {
-                err("assertions.tls_min_days", &days, "must be at most 3650".into());
+                err(
+                    "assertions.tls_min_days",
+                    &days,
+                    "must be at most 3650".into(),
+                );
             }
             out.tls_min_days = Some(days);
         }
@@ -289,9 +375,12 @@ pub fn resolve_secrets(value: &str) -> Result<String, String> {
     while let Some(start) = rest.find("${env:") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 6..];
-        let end = after.find('}').ok_or_else(|| "unterminated ${env:...} reference".to_string())?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| "unterminated ${env:...} reference".to_string())?;
         let name = &after[..end];
-        let resolved = std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?;
+        let resolved =
+            std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?;
         out.push_str(&resolved);
         rest = &after[end + 1..];
     }
@@ -304,7 +393,11 @@ mod tests {
     use super::*;
 
     fn raw(id: &str, url: &str) -> RawCheck {
-        RawCheck { id: id.into(), url: url.into(), ..Default::default() }
+        RawCheck {
+            id: id.into(),
+            url: url.into(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -334,7 +427,10 @@ mod tests {
     fn explicit_status_replaces_default() {
         let mut check = raw("s", "http://example.com");
         check.assertions = Some(super::super::RawAssertions {
-            status: vec![super::super::StatusEntry::Code(404), super::super::StatusEntry::Text("500-502".into())],
+            status: vec![
+                super::super::StatusEntry::Code(404),
+                super::super::StatusEntry::Text("500-502".into()),
+            ],
             ..Default::default()
         });
         let check = check.validate().unwrap();
@@ -345,7 +441,10 @@ mod tests {
     #[test]
     fn resolves_env_secrets() {
         std::env::set_var("WEBMON_TEST_TOKEN", "s3cret");
-        assert_eq!(resolve_secrets("Bearer ${env:WEBMON_TEST_TOKEN}").unwrap(), "Bearer s3cret");
+        assert_eq!(
+            resolve_secrets("Bearer ${env:WEBMON_TEST_TOKEN}").unwrap(),
+            "Bearer s3cret"
+        );
         let missing = resolve_secrets("${env:WEBMON_TEST_MISSING}").unwrap_err();
         assert!(missing.contains("WEBMON_TEST_MISSING"));
     }
