@@ -4,7 +4,7 @@
 
 (function () {
   var REFRESH_MS = 30000;
-  var PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
+  var PALETTE = ["#2563eb", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563", "#65a30d"];
   var PHASES = [
     ["dns_ms", "DNS", "#8b5cf6"],
     ["connect_ms", "Connect", "#0ea5e9"],
@@ -152,6 +152,13 @@
       return [r.t_ms.map(function (t) { return t / 1000; }), r.latency_ms];
     });
     var data = uPlot.join(tables);
+    // Failed executions: red marks on the time axis (any region; the legend tells which
+    // regions had a gap, the table below tells why).
+    var failedAt = {};
+    regions.forEach(function (r) {
+      r.t_ms.forEach(function (t, i) { if (r.failures[i] > 0) failedAt[t / 1000] = (failedAt[t / 1000] || 0) + r.failures[i]; });
+    });
+    data.push(data[0].map(function (x) { return failedAt[x] ? 0 : null; }));
     var opts = {
       width: Math.max(320, container.clientWidth),
       height: 320,
@@ -165,7 +172,17 @@
           points: { show: false },
           value: function (u, v) { return v === null || v === undefined ? "–" : ms(v); },
         };
-      })),
+      }), [{
+        label: "failures",
+        stroke: "#dc2626",
+        fill: "#dc2626",
+        paths: function () { return null; },
+        points: { show: true, size: 8, stroke: "#dc2626", fill: "#dc2626" },
+        value: function (u, v, si, i) {
+          var x = i === null || i === undefined ? null : u.data[0][i];
+          return x !== null && failedAt[x] ? String(failedAt[x]) : "–";
+        },
+      }]),
     };
     plot = new uPlot(opts, data, container);
     container.setAttribute("data-series-count", String(regions.length));
