@@ -1,12 +1,52 @@
-//! `webmon resync`. TODO: not implemented yet.
+//! `webmon resync`: reconcile one region's EventBridge rules with the whole check table
+//! (the config Lambda's resync mode, run from a workstation): missing rules are created,
+//! stale ones updated, orphan `webmon-` rules deleted.
 
 use std::process::ExitCode;
 
+use webmon_aws::dynamodb::DynamoCheckRepository;
+use webmon_aws::eventbridge::{EventBridgeRules, PREFIX_ENV, PROBE_ARN_ENV};
+use webmon_core::reconcile::RULE_PREFIX;
+
+use super::checks::TableArgs;
+
 /// Arguments of `webmon resync`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(flatten)]
+    table: TableArgs,
+    /// ARN of the region's probe Lambda (the rules' target).
+    #[arg(long, env = PROBE_ARN_ENV)]
+    probe_arn: String,
+    /// Rule name prefix.
+    #[arg(long, env = PREFIX_ENV, default_value = RULE_PREFIX)]
+    prefix: String,
+}
 
 /// Runs `webmon resync`.
-pub async fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`webmon resync` is not implemented yet")
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = args.table.target().load().await;
+    let region = config
+        .region()
+        .map(|r| r.to_string())
+        .ok_or_else(|| anyhow::anyhow!("failed to resync: no region; pass --region"))?;
+    let table =
+        DynamoCheckRepository::new(aws_sdk_dynamodb::Client::new(&config), &args.table.table);
+    let rules = EventBridgeRules::new(
+        aws_sdk_eventbridge::Client::new(&config),
+        &args.prefix,
+        &args.probe_arn,
+    );
+    let summary = config_lambda::resync(&table, &rules, &region)
+        .await
+        .map_err(|e| anyhow::anyhow!("failed to resync {region}: {e}"))?;
+    println!(
+        "{region}: {} groups, {} rules put, {} rules deleted, {} invalid items",
+        summary.groups, summary.rules_put, summary.rules_deleted, summary.invalid_items
+    );
+    Ok(if summary.invalid_items == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
