@@ -89,6 +89,10 @@ pub struct ProbeHealth {
     pub cold_start: bool,
     /// How late the execution started against its scheduled time, in milliseconds.
     pub start_delay_ms: f64,
+    /// The ttfb of every completed request was timed from kernel receive timestamps
+    /// (Linux); false when any fell back to user-space clocks (absent in older results).
+    #[serde(default)]
+    pub kernel_timestamps: bool,
 }
 
 /// One check execution from one region.

@@ -45,6 +45,7 @@ fn result(check: &str, region: &str, at: i64, latency: f64, available: bool) -> 
         probe: ProbeHealth {
             cold_start: false,
             start_delay_ms: 3.0,
+            ..Default::default()
         },
     }
 }

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use url::{Host, Url};
 
-use super::timed_io::{IoMarks, TimedIo};
+use super::timed_io::{IoMarks, PlainTap, TimedIo};
 use super::{guard, tls, Failure, Inner, Stage};
 use crate::result::ErrorClass;
 
@@ -154,11 +154,12 @@ pub(crate) async fn open(
     let connect_ms = ms_since(t);
     // Small requests and responses: do not let Nagle delay them and skew ttfb.
     let _ = tcp.set_nodelay(true);
-    let marks = IoMarks::new();
+    let plain = url.scheme() != "https";
+    let marks = IoMarks::new(kernel_timestamps(&tcp), plain);
     let tcp = TimedIo::new(tcp, marks.clone());
 
     let origin = origin(url);
-    if url.scheme() != "https" {
+    if plain {
         let (sender, task) = handshake(tcp, false).await?;
         return Ok(Conn {
             sender,
@@ -203,7 +204,9 @@ pub(crate) async fn open(
         .peer_certificates()
         .and_then(|c| c.first())
         .and_then(|c| tls::days_left(c, now));
-    let (sender, task) = handshake(tls_stream, h2).await?;
+    // Over TLS the response start is found in the decrypted stream (see `timed_io`).
+    let tapped = PlainTap::new(tls_stream, marks.clone(), h2);
+    let (sender, task) = handshake(tapped, h2).await?;
     Ok(Conn {
         sender,
         origin,
@@ -216,6 +219,20 @@ pub(crate) async fn open(
         marks,
         task,
     })
+}
+
+/// Switches on kernel receive timestamps for the socket; false where unavailable.
+fn kernel_timestamps(tcp: &TcpStream) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        super::kernel_time::enable(tcp.as_raw_fd())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = tcp;
+        false
+    }
 }
 
 async fn handshake<S>(io: S, h2: bool) -> Result<(Sender, tokio::task::JoinHandle<()>), Failure>

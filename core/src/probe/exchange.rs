@@ -9,6 +9,7 @@ use tokio::io::AsyncReadExt;
 use url::Url;
 
 use super::connect::{Conn, Sender};
+use super::timed_io::Stamp;
 use super::{Failure, Stage};
 use crate::result::ErrorClass;
 
@@ -18,10 +19,12 @@ pub(crate) struct Response {
     pub headers: http::HeaderMap,
     /// Decoded body.
     pub body: Vec<u8>,
-    /// Request handed to the connection to response head received, in ms.
+    /// First request byte written to first response byte received, in ms.
     pub ttfb_ms: f64,
-    /// Response head to last body byte, in ms.
+    /// First response byte to last body byte received, in ms.
     pub transfer_ms: f64,
+    /// The first response byte was timed by a kernel receive stamp.
+    pub kernel_timestamps: bool,
 }
 
 /// The parts of a request that do not change between hops.
@@ -108,19 +111,30 @@ pub(crate) async fn send(
         }
     };
     let delivered = Instant::now();
-    // Socket-level times where available (see `timed_io`): first request byte written to
-    // the last read before hyper delivered the head; task-level times otherwise.
+    // Socket-level times (see `timed_io`): the clock just before the first request byte
+    // was written, to the kernel's receive stamp of the first response bytes. Task-level
+    // times where a mark is missing or does not belong to this request.
     let written = conn
         .marks
         .first_write()
         .filter(|w| *w >= sent && *w <= delivered)
         .unwrap_or(sent);
-    let head_at = conn
+    let tolerance = conn.marks.tolerance();
+    let head = conn
         .marks
-        .last_read()
-        .filter(|r| *r >= written && *r <= delivered)
-        .unwrap_or(delivered);
-    let ttfb_ms = (head_at - written).as_secs_f64() * 1e3;
+        .response_start()
+        .filter(|s| s.at <= delivered && s.at + tolerance >= written)
+        .map_or(
+            Stamp {
+                at: delivered,
+                kernel: false,
+            },
+            |s| Stamp {
+                at: s.at.max(written),
+                kernel: s.kernel,
+            },
+        );
+    let ttfb_ms = (head.at - written).as_secs_f64() * 1e3;
 
     *stage = Stage::ReadingBody;
     let (parts, mut body) = response.into_parts();
@@ -155,12 +169,13 @@ pub(crate) async fn send(
             raw.extend_from_slice(&data);
         }
     }
+    // The last bytes that arrived before the body ended, on the same clock as the head.
     let body_done = conn
         .marks
         .last_read()
-        .filter(|r| *r >= head_at)
-        .unwrap_or(head_at);
-    let transfer_ms = (body_done - head_at).as_secs_f64() * 1e3;
+        .filter(|r| r.kernel == head.kernel && r.at >= head.at)
+        .map_or(head.at, |r| r.at);
+    let transfer_ms = (body_done - head.at).as_secs_f64() * 1e3;
 
     let gzip = parts
         .headers
@@ -177,6 +192,7 @@ pub(crate) async fn send(
         body,
         ttfb_ms,
         transfer_ms,
+        kernel_timestamps: head.kernel,
     })
 }
 

@@ -20,6 +20,8 @@ pub(crate) struct Execution {
     pub(crate) cold: Phases,
     pub(crate) latencies: Vec<f64>,
     pub(crate) warm_ttfbs: Vec<f64>,
+    /// Requests whose ttfb was timed by kernel receive stamps.
+    pub(crate) kernel_timed: usize,
     pub(crate) status: Option<u16>,
     pub(crate) remote_ip: Option<IpAddr>,
     pub(crate) http_version: Option<&'static str>,
@@ -42,6 +44,7 @@ impl Execution {
             cold: Phases::default(),
             latencies: Vec::with_capacity(check.requests as usize),
             warm_ttfbs: Vec::new(),
+            kernel_timed: 0,
             status: None,
             remote_ip: None,
             http_version: None,
@@ -162,6 +165,7 @@ impl Execution {
             }
             let total_ms = started.elapsed().as_secs_f64() * 1e3;
             self.latencies.push(total_ms);
+            self.kernel_timed += usize::from(response.kernel_timestamps);
             if cold {
                 self.cold.ttfb_ms = response.ttfb_ms;
                 self.cold.transfer_ms = response.transfer_ms;
@@ -256,6 +260,8 @@ impl Execution {
             probe: ProbeHealth {
                 cold_start: prober.inner.cold_start.load(Ordering::Relaxed),
                 start_delay_ms: (started_at_ms - scheduled_at_ms) as f64,
+                kernel_timestamps: !self.latencies.is_empty()
+                    && self.kernel_timed == self.latencies.len(),
             },
         }
     }
