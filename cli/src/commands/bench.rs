@@ -2,10 +2,13 @@
 //!
 //! One subcommand per benchmark, each in its own module under `bench/`:
 //! - `probe`: probe timing accuracy and CPU per request, with curl as the reference.
-//! - `cost` (planned, `bench/cost.rs`): cost per million check executions.
+//! - `cost`: cost per million check executions, measured on the pipeline on the emulator.
+//! - `lambda`: each Lambda binary's zip size and cold start on a local runtime API.
 
 use std::process::ExitCode;
 
+mod cost;
+mod lambda;
 mod probe;
 
 /// Arguments of `webmon bench`.
@@ -21,12 +24,20 @@ enum BenchCommand {
     /// Timing accuracy (|ttfb - injected delay|) and CPU per request against a local
     /// target, at 1 and at many checks in flight, with curl measured in the same run.
     Probe(probe::Args),
-    // Cost(cost::Args): cost per million check executions, in `bench/cost.rs`.
+    /// Cost per million check executions: the pipeline on moto's server (2 probe regions
+    /// and home), calls counted per service, priced from prices/aws-prices.yaml, beside
+    /// the original one-invocation-per-check design.
+    Cost(cost::Args),
+    /// Zip size (cargo lambda build --release --arm64) and cold start (process start to
+    /// the first `next` request on a local runtime API) of each Lambda binary.
+    Lambda(lambda::Args),
 }
 
 /// Runs `webmon bench`.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         BenchCommand::Probe(args) => probe::run(args).await,
+        BenchCommand::Cost(args) => cost::run(args).await,
+        BenchCommand::Lambda(args) => lambda::run(args).await,
     }
 }

@@ -1,0 +1,510 @@
+//! `webmon bench cost`: cost per million check executions, measured on the real pipeline.
+//!
+//! Runs the config, probe and writer handlers on moto's server (the `webmon-aws`
+//! emulator harness, whose proxy counts every API call) with two probe regions and a
+//! home region, against a local target on 127.0.0.1. Each trigger minute fires the
+//! groups due in it, as their rules would; every execution of the minute is made due at
+//! once (a clock at the minute's end), so the run takes seconds, not minutes. Lambda
+//! billed duration of a probe invocation = the group's last scheduled offset in the
+//! minute (time a real invocation waits for it) + the handler's measured wall time.
+//! The writer's duration is its handler's wall time. Prices come from the committed
+//! table (`prices/aws-prices.yaml`); the model and the original design's model are in
+//! [`model`].
+
+mod model;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context};
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::types::AttributeValue;
+use model::{breakdown, record_bytes, Prices, Usage};
+use webmon_aws::dynamodb::{check_to_item, DynamoCheckRepository, DEFAULT_TABLE};
+use webmon_aws::emulator::Emulator;
+use webmon_aws::eventbridge::EventBridgeRules;
+use webmon_aws::sqs::SqsResultQueue;
+use webmon_aws::timestream::TimestreamStore;
+use webmon_core::check::{Check, RawCheck};
+use webmon_core::ports::Clock;
+use webmon_core::probe::{ProbeOptions, Prober};
+use webmon_core::reconcile::RULE_PREFIX;
+use webmon_core::schedule::{executions_in_trigger, GroupKey};
+use webmon_core::target::TargetServer;
+
+const PROBE_REGIONS: [&str; 2] = ["eu-west-1", "us-east-1"];
+const HOME: &str = "eu-central-1";
+/// First trigger minute: 2026-01-01 10:00 UTC, aligned to the hour so every group's
+/// clock-aligned schedule fires in it.
+const START_MS: i64 = 1_767_261_600_000;
+
+/// Arguments of `webmon bench cost`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Checks in the table, each probed from both probe regions.
+    #[arg(long, default_value_t = 1000)]
+    checks: usize,
+    /// Trigger minutes to run (5 covers one cycle of every interval of the default mix).
+    #[arg(long, default_value_t = 5)]
+    minutes: u32,
+    /// Intervals of the checks, in equal shares.
+    #[arg(long, value_delimiter = ',', default_value = "10s,30s,1m,5m")]
+    mix: Vec<String>,
+    /// The price table.
+    #[arg(long, default_value = "prices/aws-prices.yaml")]
+    prices: PathBuf,
+    /// Directory holding `Pulumi.yaml` and `regions/Pulumi.yaml`, read for the memory
+    /// sizes and the Timestream retention.
+    #[arg(long, default_value = ".")]
+    infra: PathBuf,
+    /// Probe Lambda memory, MB [default: probeMemoryMb of regions/Pulumi.yaml].
+    #[arg(long)]
+    probe_memory_mb: Option<f64>,
+    /// Writer Lambda memory, MB [default: writerMemoryMb of Pulumi.yaml].
+    #[arg(long)]
+    writer_memory_mb: Option<f64>,
+    /// Probes in flight per invocation (WEBMON_CONCURRENCY).
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+}
+
+/// A clock at the last millisecond of a trigger minute: every execution is due.
+struct EndOfMinute(i64);
+
+impl Clock for EndOfMinute {
+    fn now_ms(&self) -> i64 {
+        self.0 + 59_999
+    }
+}
+
+/// One probe region on the emulator.
+struct Region {
+    name: &'static str,
+    table: DynamoCheckRepository,
+    groups: Vec<GroupKey>,
+    prober: Prober,
+}
+
+/// Runs `webmon bench cost`.
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.checks == 0 || args.minutes == 0 || args.mix.is_empty() {
+        bail!("failed to start: --checks, --minutes and --mix must not be zero or empty");
+    }
+    let prices = Prices::load(&args.prices)?;
+    let infra = Infra::read(&args.infra);
+    let probe_mb = args.probe_memory_mb.unwrap_or(infra.probe_memory_mb);
+    let writer_mb = args.writer_memory_mb.unwrap_or(infra.writer_memory_mb);
+    let wall = Instant::now();
+    let emulator = Emulator::start().await.map_err(|e| anyhow!("{e}"))?;
+    let target =
+        TargetServer::start("127.0.0.1:0".parse()?).context("failed to start the local target")?;
+    let checks = make_checks(args.checks, &args.mix, &target.url("/ok"))?;
+    let item_bytes: HashMap<String, u64> = checks
+        .iter()
+        .map(|c| Ok((c.id.clone(), item_size(&check_to_item(c)?))))
+        .collect::<anyhow::Result<_>>()?;
+    eprintln!(
+        "emulator at {}; {} checks ({}), {} trigger minutes, regions {} + home {HOME}",
+        emulator.endpoint_url(),
+        checks.len(),
+        args.mix.join(", "),
+        args.minutes,
+        PROBE_REGIONS.join(", ")
+    );
+
+    // Home: queue, dead-letter queue, Timestream table.
+    let sqs = aws_sdk_sqs::Client::new(&emulator.target(HOME).load().await);
+    let (url, dlq_url) = webmon_aws::sqs::create_queue_with_dlq(&sqs, "webmon-results", 3).await?;
+    let queue = SqsResultQueue::new(sqs.clone(), url);
+    let dlq = SqsResultQueue::new(sqs, dlq_url);
+    let store = TimestreamStore::new(
+        TimestreamStore::client(&emulator.target(HOME)).await?,
+        "webmon",
+        "results",
+    );
+    store.ensure_table().await?;
+
+    // Probe regions: table, items, rules through the config Lambda's resync.
+    let mut regions = Vec::new();
+    for name in PROBE_REGIONS {
+        regions.push(setup_region(&emulator, name, &checks).await?);
+    }
+    let setup_calls: u64 = emulator.counts().values().sum();
+    emulator.reset_counts();
+
+    let granularity = prices.lambda.billing_granularity_ms;
+    let mut usage = Usage {
+        memory_retention_hours: infra.memory_retention_hours,
+        magnetic_retention_days: infra.magnetic_retention_days,
+        ..Default::default()
+    };
+    usage.probe.memory_mb = probe_mb;
+    usage.writer.memory_mb = writer_mb;
+    let by_group = group_checks(&checks);
+    for minute in 0..args.minutes {
+        let minute_start = START_MS + i64::from(minute) * 60_000;
+        for region in &regions {
+            let settings = probe_lambda::Settings {
+                region: region.name.to_string(),
+                concurrency: args.concurrency,
+            };
+            for group in &region.groups {
+                if (minute_start / 1000) % group.trigger_seconds() as i64 != 0 {
+                    continue;
+                }
+                let members = by_group.get(group).map(Vec::as_slice).unwrap_or_default();
+                let wait_ms = last_offset_ms(members, minute_start);
+                emulator.record(region.name, "lambda", "Invoke");
+                let started = Instant::now();
+                let summary = probe_lambda::handle(
+                    &region.table,
+                    &queue,
+                    &region.prober,
+                    &EndOfMinute(minute_start),
+                    &settings,
+                    serde_json::json!({ "group": group.name() }),
+                )
+                .await
+                .map_err(|e| anyhow!("probe invocation {} failed: {e}", group.name()))?;
+                usage.probe.add(ms(started), wait_ms, granularity);
+                usage.executions += summary.executions as u64;
+                let bytes: u64 = members.iter().map(|c| item_bytes[&c.id]).sum();
+                usage.dynamodb_read_units += bytes
+                    .div_ceil(prices.dynamodb.read_unit_bytes as u64)
+                    .max(1) as f64
+                    * prices.dynamodb.eventually_consistent_factor;
+            }
+        }
+        drain(&emulator, &queue, &store, &mut usage, granularity).await?;
+    }
+    if !dlq.receive(0).await?.is_empty() {
+        bail!("results were dead-lettered: the run is not valid");
+    }
+
+    // Calls counted by the proxy; records read back from moto.
+    usage.sqs_send_calls = emulator.count("sqs", "SendMessageBatch");
+    usage.sqs_receive_calls = emulator.count("sqs", "ReceiveMessage");
+    usage.sqs_delete_calls = emulator.count("sqs", "DeleteMessageBatch");
+    usage.sqs_message_bytes = emulator.sqs_message_bytes();
+    usage.dynamodb_queries = emulator.count("dynamodb", "Query");
+    usage.timestream_calls = emulator.count("timestream", "WriteRecords");
+    let records = emulator.timestream_records().await?;
+    usage.timestream_records = records.len() as u64;
+    usage.timestream_record_bytes = records.iter().map(|(_, r)| record_bytes(r)).sum();
+    if usage.timestream_records != usage.executions {
+        bail!(
+            "failed to store every result: {} executions, {} records in Timestream",
+            usage.executions,
+            usage.timestream_records
+        );
+    }
+    print_report(&args, &prices, &usage, &emulator, setup_calls, wall);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Plays Lambda's SQS poller: receive up to 10, invoke the writer (timed), delete.
+async fn drain(
+    emulator: &Emulator,
+    queue: &SqsResultQueue,
+    store: &TimestreamStore,
+    usage: &mut Usage,
+    granularity: f64,
+) -> anyhow::Result<()> {
+    let mut empty = 0;
+    while empty < 2 {
+        let received = queue.receive(0).await?;
+        if received.is_empty() {
+            empty += 1;
+            continue;
+        }
+        empty = 0;
+        let mut event = SqsEvent::default();
+        event.records = received
+            .iter()
+            .map(|r| {
+                let mut m = SqsMessage::default();
+                m.message_id = Some(r.message_id.clone());
+                m.receipt_handle = Some(r.receipt_handle.clone());
+                m.body = Some(r.body.clone());
+                m.event_source = Some("aws:sqs".into());
+                m
+            })
+            .collect();
+        emulator.record(HOME, "lambda", "Invoke");
+        let started = Instant::now();
+        let (response, _) = writer_lambda::handle(store, event).await;
+        usage.writer.add(ms(started), 0.0, granularity);
+        if !response.batch_item_failures.is_empty() {
+            bail!(
+                "the writer failed {} messages",
+                response.batch_item_failures.len()
+            );
+        }
+        queue.delete(&received.iter().collect::<Vec<_>>()).await?;
+    }
+    Ok(())
+}
+
+async fn setup_region(
+    emulator: &Emulator,
+    name: &'static str,
+    checks: &[Check],
+) -> anyhow::Result<Region> {
+    let config = emulator.target(name).load().await;
+    let table = DynamoCheckRepository::new(aws_sdk_dynamodb::Client::new(&config), DEFAULT_TABLE);
+    table.ensure_table().await?;
+    let mut puts = tokio::task::JoinSet::new();
+    for chunk in checks.chunks(checks.len().div_ceil(8)) {
+        let (table, chunk) = (table.clone(), chunk.to_vec());
+        puts.spawn(async move {
+            for check in &chunk {
+                table.put(check).await?;
+            }
+            Ok::<_, webmon_aws::AwsError>(())
+        });
+    }
+    while let Some(done) = puts.join_next().await {
+        done??;
+    }
+    let arn = format!("arn:aws:lambda:{name}:123456789012:function:webmon-probe");
+    let rules = EventBridgeRules::new(aws_sdk_eventbridge::Client::new(&config), RULE_PREFIX, arn);
+    config_lambda::resync(&table, &rules, name)
+        .await
+        .map_err(|e| anyhow!("config resync in {name} failed: {e}"))?;
+    let mut groups = Vec::new();
+    for rule in rules.list().await? {
+        for target in rule.targets {
+            let input: serde_json::Value =
+                serde_json::from_str(target.input.as_deref().unwrap_or("{}"))?;
+            let group = input["group"].as_str().unwrap_or_default();
+            groups.push(GroupKey::parse(group).map_err(|e| anyhow!("rule {}: {e}", rule.name))?);
+        }
+    }
+    let prober = Prober::new(ProbeOptions {
+        region: name.into(),
+        cold_start: true,
+        ..Default::default()
+    });
+    Ok(Region {
+        name,
+        table,
+        groups,
+        prober,
+    })
+}
+
+/// `n` checks against `url`, intervals taken in turn from `mix`.
+fn make_checks(n: usize, mix: &[String], url: &str) -> anyhow::Result<Vec<Check>> {
+    (0..n)
+        .map(|i| {
+            RawCheck {
+                id: format!("bench-{i:05}"),
+                url: url.into(),
+                interval: Some(mix[i % mix.len()].clone()),
+                timeout: Some("2s".into()),
+                allow_private: Some(true),
+                tags: [("suite".to_string(), "bench".to_string())].into(),
+                ..Default::default()
+            }
+            .validate()
+            .map_err(|e| anyhow!("failed to build bench check {i}: {e:?}"))
+        })
+        .collect()
+}
+
+fn group_checks(checks: &[Check]) -> BTreeMap<GroupKey, Vec<Check>> {
+    let mut out: BTreeMap<GroupKey, Vec<Check>> = BTreeMap::new();
+    for c in checks {
+        out.entry(GroupKey::of(c)).or_default().push(c.clone());
+    }
+    out
+}
+
+/// Latest scheduled offset of the group's executions in the minute, ms.
+fn last_offset_ms(checks: &[Check], minute_start: i64) -> f64 {
+    checks
+        .iter()
+        .flat_map(|c| executions_in_trigger(&c.id, c.interval, minute_start))
+        .map(|at| (at - minute_start) as f64)
+        .fold(0.0, f64::max)
+}
+
+/// DynamoDB item size: attribute names plus values.
+fn item_size(item: &HashMap<String, AttributeValue>) -> u64 {
+    item.iter()
+        .map(|(k, v)| k.len() as u64 + value_size(v))
+        .sum()
+}
+
+fn value_size(v: &AttributeValue) -> u64 {
+    match v {
+        AttributeValue::S(s) => s.len() as u64,
+        AttributeValue::N(n) => n.len().div_ceil(2) as u64 + 1,
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::L(l) => 3 + l.iter().map(|x| 1 + value_size(x)).sum::<u64>(),
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, x)| 1 + k.len() as u64 + value_size(x))
+                .sum::<u64>()
+        }
+        AttributeValue::Ss(l) => l.iter().map(|s| s.len() as u64).sum(),
+        _ => 8,
+    }
+}
+
+fn ms(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Deployed settings read from the Pulumi projects (with their defaults as fallback).
+struct Infra {
+    probe_memory_mb: f64,
+    writer_memory_mb: f64,
+    memory_retention_hours: f64,
+    magnetic_retention_days: f64,
+}
+
+impl Infra {
+    fn read(dir: &Path) -> Self {
+        let load = |file: &str| -> serde_yaml::Value {
+            std::fs::read_to_string(dir.join(file))
+                .ok()
+                .and_then(|t| serde_yaml::from_str(&t).ok())
+                .unwrap_or_default()
+        };
+        let (home, region) = (load("Pulumi.yaml"), load("regions/Pulumi.yaml"));
+        let get = |doc: &serde_yaml::Value, key: &str, fallback: f64| {
+            doc["config"][key]["default"].as_f64().unwrap_or_else(|| {
+                eprintln!(
+                    "note: config {key} not found under {}, using {fallback}",
+                    dir.display()
+                );
+                fallback
+            })
+        };
+        Self {
+            probe_memory_mb: get(&region, "probeMemoryMb", 512.0),
+            writer_memory_mb: get(&home, "writerMemoryMb", 256.0),
+            memory_retention_hours: get(&home, "memoryRetentionHours", 24.0),
+            magnetic_retention_days: get(&home, "magneticRetentionDays", 365.0),
+        }
+    }
+}
+
+fn print_report(
+    args: &Args,
+    prices: &Prices,
+    u: &Usage,
+    emulator: &Emulator,
+    setup_calls: u64,
+    wall: Instant,
+) {
+    let execs = u.executions as f64;
+    let b = breakdown(prices, u);
+    println!(
+        "executions {} ({} checks x {} regions, {} trigger minutes); setup calls (not billed per execution) {setup_calls}",
+        u.executions,
+        args.checks,
+        PROBE_REGIONS.len(),
+        args.minutes
+    );
+    println!(
+        "probe: {} invocations ({:.5}/execution), billed {:.1} s of which {:.1} s waiting for offsets, {} MB",
+        u.probe.invocations,
+        u.probe.invocations as f64 / execs,
+        u.probe.billed_ms / 1000.0,
+        u.probe.wait_ms / 1000.0,
+        u.probe.memory_mb
+    );
+    println!(
+        "writer: {} invocations, billed {:.1} s, {} MB; RSS high-water of this process (all handlers, target, proxy) {}",
+        u.writer.invocations,
+        u.writer.billed_ms / 1000.0,
+        u.writer.memory_mb,
+        rss_high_water().unwrap_or_else(|| "unknown".into())
+    );
+    let calls: Vec<String> = emulator
+        .counts()
+        .iter()
+        .fold(BTreeMap::<String, u64>::new(), |mut m, ((_, s, o), n)| {
+            *m.entry(format!("{s}.{o}")).or_default() += n;
+            m
+        })
+        .into_iter()
+        .map(|(k, n)| format!("{k} {n} ({:.5})", n as f64 / execs))
+        .collect();
+    println!("calls (per execution): {}", calls.join(", "));
+    println!(
+        "Timestream: {} records, {:.0} metered bytes each",
+        u.timestream_records,
+        u.timestream_record_bytes as f64 / execs
+    );
+    println!();
+    println!(
+        "cost per 1,000,000 check executions, {} {} prices as of {}:",
+        prices.region, prices.currency, prices.as_of
+    );
+    println!("(sources: {})", prices.sources.join("; "));
+    println!("| item | this design, per execution | this design | original |");
+    println!("|---|---|---|---|");
+    for l in &b.lines {
+        println!(
+            "| {} | {} | ${:.4} | ${:.4} |",
+            l.item, l.detail, l.ours, l.original
+        );
+    }
+    println!(
+        "| **total** | | **${:.3}** | **${:.3}** |",
+        b.ours(),
+        b.original()
+    );
+    for l in &b.storage {
+        println!(
+            "| {} (retention, not in total) | {} | ${:.4} | ${:.4} |",
+            l.item, l.detail, l.ours, l.original
+        );
+    }
+    println!();
+    println!(
+        "ratio original / this design: {:.1}x; target <= $0.60 per million: {}",
+        b.original() / b.ours(),
+        if b.ours() <= 0.60 { "met" } else { "MISSED" }
+    );
+    if args.checks < 10_000 {
+        let k = 10_000.0 / args.checks as f64;
+        let mut scaled = u.clone();
+        scaled.executions = (execs * k) as u64;
+        for lambda in [&mut scaled.probe] {
+            lambda.billed_ms = lambda.wait_ms + (lambda.billed_ms - lambda.wait_ms) * k;
+        }
+        scaled.writer.billed_ms *= k;
+        scaled.writer.invocations = (u.writer.invocations as f64 * k) as u64;
+        for v in [
+            &mut scaled.sqs_send_calls,
+            &mut scaled.sqs_receive_calls,
+            &mut scaled.sqs_delete_calls,
+            &mut scaled.timestream_calls,
+            &mut scaled.timestream_record_bytes,
+        ] {
+            *v = (*v as f64 * k) as u64;
+        }
+        scaled.dynamodb_read_units *= k;
+        scaled.sqs_message_bytes = u.sqs_message_bytes.repeat(k.ceil() as usize);
+        let s = breakdown(prices, &scaled);
+        println!(
+            "projection at 10,000 checks (same rules and probe invocations, {k:.1}x the executions each; everything else per execution as measured): ${:.3} per million, {:.1}x below the original",
+            s.ours(),
+            s.original() / s.ours()
+        );
+    }
+    eprintln!("done in {:.1} s", wall.elapsed().as_secs_f64());
+}
+
+fn rss_high_water() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.trim_start_matches("VmHWM:").trim().to_string())
+}
