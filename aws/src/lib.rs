@@ -11,8 +11,12 @@
 //!   results per message ([`envelope`]) and sending them with `SendMessageBatch`.
 //! - [`timestream`]: the result store, a [`webmon_core::ports::ResultStore`] writing
 //!   multi-measure records in batches of 100.
+//! - [`influx`]: the same store in an InfluxDB-compatible database (line protocol over
+//!   the v2 write API), for accounts without Timestream for LiveAnalytics.
+//! - [`sink`]: the writer's store chosen by `WEBMON_SINK` (Timestream, InfluxDB, both).
 //! - [`store`]: [`store::BatchStore`], a write that reports per result, for the writer.
-//! - [`telemetry`]: `tracing` JSON logs and OpenTelemetry spans.
+//! - [`telemetry`]: `tracing` JSON logs and OpenTelemetry spans, exported over OTLP.
+//! - [`https`]: the HTTP(S) client for the non-AWS endpoints (InfluxDB, OTLP).
 //! - [`error`]: the crate's one error type and the retry decision.
 //! - `emulator` (feature `emulator`): moto's server behind a counting, fault-injecting
 //!   proxy, for the tests and `webmon bench cost`.
@@ -22,6 +26,9 @@ pub mod dynamodb;
 pub mod envelope;
 pub mod error;
 pub mod eventbridge;
+pub mod https;
+pub mod influx;
+pub mod sink;
 pub mod sqs;
 pub mod store;
 pub mod telemetry;

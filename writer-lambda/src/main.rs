@@ -2,19 +2,15 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use tracing::Instrument;
-use webmon_aws::config::{env_or, AwsTarget};
-use webmon_aws::timestream::{TimestreamStore, DATABASE_ENV, TABLE_ENV};
+use webmon_aws::config::AwsTarget;
+use webmon_aws::sink::Sink;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     webmon_aws::telemetry::init("writer-lambda");
     let target = AwsTarget::from_env(None);
-    let client = TimestreamStore::client(&target).await?;
-    let store = TimestreamStore::new(
-        client,
-        env_or(DATABASE_ENV, "webmon"),
-        env_or(TABLE_ENV, "results"),
-    );
+    // WEBMON_SINK: timestream (default), influx or both.
+    let store = Sink::from_env(&target).await?;
     let store = &store;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
