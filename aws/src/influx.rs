@@ -236,7 +236,12 @@ impl InfluxStore {
             }
             let request = match request.body(payload.clone()) {
                 Ok(r) => r,
-                Err(e) => return (Outcome::Refused(format!("failed to build the request: {e}")), 0),
+                Err(e) => {
+                    return (
+                        Outcome::Refused(format!("failed to build the request: {e}")),
+                        0,
+                    )
+                }
             };
             let (reason, retriable, retry_after) = match self.client.send(request).await {
                 Ok(answer) if answer.status().is_success() => {

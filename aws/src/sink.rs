@@ -164,7 +164,10 @@ mod tests {
         assert_eq!(SinkKind::parse("Influx").unwrap(), SinkKind::Influx);
         assert_eq!(SinkKind::parse(" both ").unwrap(), SinkKind::Both);
         let err = SinkKind::parse("prometheus").unwrap_err().to_string();
-        assert!(err.contains(SINK_ENV) && err.contains("prometheus"), "{err}");
+        assert!(
+            err.contains(SINK_ENV) && err.contains("prometheus"),
+            "{err}"
+        );
     }
 
     #[test]

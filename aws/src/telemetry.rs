@@ -274,8 +274,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.traces_url, "http://b:4318/custom");
         assert_eq!(c.service_name, "webmon");
-        let c =
-            OtlpConfig::from_lookup("probe-lambda", lookup(&[(OTLP_ENV, "http://a:4318")])).unwrap();
+        let c = OtlpConfig::from_lookup("probe-lambda", lookup(&[(OTLP_ENV, "http://a:4318")]))
+            .unwrap();
         assert_eq!(c.service_name, "probe-lambda");
     }
 }

@@ -168,9 +168,12 @@ mod tests {
             http_version: Some("HTTP/1.1".into()),
             tls_cert_days_left: Some(30),
             redirects: 0,
-            tags: [("team".to_string(), "sre ops".to_string()), ("empty".into(), String::new())]
-                .into_iter()
-                .collect(),
+            tags: [
+                ("team".to_string(), "sre ops".to_string()),
+                ("empty".into(), String::new()),
+            ]
+            .into_iter()
+            .collect(),
             probe: Default::default(),
         }
     }
