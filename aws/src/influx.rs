@@ -18,7 +18,7 @@ use tracing::Instrument;
 use webmon_core::ports::{PortError, ResultStore};
 use webmon_core::result::ProbeResult;
 
-use crate::config::{env, env_or};
+use crate::config::{env, env_or, AwsTarget};
 use crate::https::HttpsClient;
 use crate::store::{BatchStore, WriteReport};
 use crate::AwsError;
@@ -33,7 +33,7 @@ pub const URL_ENV: &str = "WEBMON_INFLUX_URL";
 pub const ORG_ENV: &str = "WEBMON_INFLUX_ORG";
 /// See [`URL_ENV`].
 pub const BUCKET_ENV: &str = "WEBMON_INFLUX_BUCKET";
-/// The API token itself.
+/// The API token, or the ARN of a Secrets Manager secret holding it.
 pub const TOKEN_ENV: &str = "WEBMON_INFLUX_TOKEN";
 /// Most points per write request (InfluxDB's advice).
 pub const MAX_LINES: usize = 5_000;
@@ -95,13 +95,15 @@ impl InfluxConfig {
         }
     }
 
-    /// Reads `WEBMON_INFLUX_URL`, `_ORG`, `_BUCKET` and `_TOKEN`.
-    pub fn from_env() -> Result<Self, AwsError> {
+    /// Reads `WEBMON_INFLUX_URL`, `_ORG`, `_BUCKET` and `_TOKEN` (the token, or the ARN
+    /// of a Secrets Manager secret holding it, read through `target`'s endpoint).
+    pub async fn from_env(target: &AwsTarget) -> Result<Self, AwsError> {
+        let token = resolve_token(target, &env(TOKEN_ENV)?).await?;
         let config = Self::new(
             &env(URL_ENV)?,
             &env(ORG_ENV)?,
             &env_or(BUCKET_ENV, "webmon"),
-            Token::new(env(TOKEN_ENV)?),
+            token,
         );
         config.validate()?;
         Ok(config)
@@ -148,6 +150,24 @@ impl InfluxConfig {
             query_encode(&self.bucket)
         )
     }
+}
+
+/// The token `value` names: itself, or when it is a Secrets Manager ARN the secret's
+/// value (a JSON secret's `token` field, or the whole string), read in the ARN's region.
+pub async fn resolve_token(target: &AwsTarget, value: &str) -> Result<Token, AwsError> {
+    let value = value.trim();
+    let parts: Vec<&str> = value.splitn(5, ':').collect();
+    if parts.len() < 5 || parts[0] != "arn" || parts[2] != "secretsmanager" {
+        return Ok(Token::new(value));
+    }
+    let region = Some(parts[3]).filter(|r| !r.is_empty());
+    let target = AwsTarget {
+        region: region.map(str::to_string).or_else(|| target.region.clone()),
+        endpoint_url: target.endpoint_url.clone(),
+    };
+    Ok(Token::new(
+        crate::secrets::read_secret(&target, value, "token").await?,
+    ))
 }
 
 /// The retry decision for an answer: throttling, timeouts and server failures may pass

@@ -13,6 +13,7 @@
 //!   multi-measure records in batches of 100.
 //! - [`influx`]: the same store in an InfluxDB-compatible database (line protocol over
 //!   the v2 write API), for accounts without Timestream for LiveAnalytics.
+//! - [`secrets`]: Secrets Manager, for the InfluxDB token.
 //! - [`sink`]: the writer's store chosen by `WEBMON_SINK` (Timestream, InfluxDB, both).
 //! - [`store`]: [`store::BatchStore`], a write that reports per result, for the writer.
 //! - [`telemetry`]: `tracing` JSON logs and OpenTelemetry spans, exported over OTLP.
@@ -28,6 +29,7 @@ pub mod error;
 pub mod eventbridge;
 pub mod https;
 pub mod influx;
+pub mod secrets;
 pub mod sink;
 pub mod sqs;
 pub mod store;

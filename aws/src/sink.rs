@@ -58,11 +58,11 @@ impl Sink {
     /// Builds the stores named by `WEBMON_SINK` from their settings.
     pub async fn from_env(target: &AwsTarget) -> Result<Self, AwsError> {
         let kind = SinkKind::parse(&env_or(SINK_ENV, "timestream"))?;
-        let influx = || InfluxConfig::from_env().and_then(InfluxStore::new);
+        let influx = || async { InfluxStore::new(InfluxConfig::from_env(target).await?) };
         Ok(match kind {
             SinkKind::Timestream => Self::Timestream(timestream(target).await?),
-            SinkKind::Influx => Self::Influx(influx()?),
-            SinkKind::Both => Self::Both(Both(timestream(target).await?, influx()?)),
+            SinkKind::Influx => Self::Influx(influx().await?),
+            SinkKind::Both => Self::Both(Both(timestream(target).await?, influx().await?)),
         })
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use http_recorder::Recorder;
-use webmon_aws::influx::{InfluxConfig, InfluxStore, Token};
+use webmon_aws::influx::{resolve_token, InfluxConfig, InfluxStore, Token};
 use webmon_aws::sink::Both;
 use webmon_aws::store::BatchStore;
 use webmon_aws::timestream::TimestreamStore;
@@ -326,4 +326,57 @@ async fn both_sinks_write_each_result_and_a_failing_one_fails_the_batch() {
         .flat_map(|r| lines(&r.body))
         .collect();
     assert_eq!(points.len(), 4);
+}
+
+#[tokio::test]
+async fn the_token_may_come_from_secrets_manager() {
+    let emulator = webmon_aws::emulator::Emulator::start()
+        .await
+        .expect("emulator (pip install 'moto[server]')");
+    let target = emulator.target("eu-west-1");
+    let client = aws_sdk_secretsmanager::Client::new(&target.load().await);
+    let plain = client
+        .create_secret()
+        .name("webmon/influx-plain")
+        .secret_string(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let json = client
+        .create_secret()
+        .name("webmon/influx-json")
+        .secret_string(format!(r#"{{"token":"{TOKEN}","org":"acme"}}"#))
+        .send()
+        .await
+        .unwrap();
+    let server = Recorder::start(vec![]);
+    for arn in [plain.arn().unwrap(), json.arn().unwrap()] {
+        assert!(
+            arn.starts_with("arn:aws:secretsmanager:eu-west-1:"),
+            "{arn}"
+        );
+        let token = resolve_token(&target, arn).await.expect("secret read");
+        // The token is only ever seen on the wire.
+        assert!(!format!("{token:?}").contains(TOKEN));
+        let config = InfluxConfig::new(&server.url(), "acme", "webmon", token);
+        InfluxStore::new(config)
+            .unwrap()
+            .write(&[result(0)])
+            .await
+            .unwrap();
+    }
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    for r in requests {
+        assert_eq!(r.header("authorization"), Some(&*format!("Token {TOKEN}")));
+    }
+    let missing = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:nope-AbCdEf";
+    let err = resolve_token(&target, missing)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("GetSecretValue"), "{err}");
+    // A plain token is used as it is, with no call.
+    let plain = resolve_token(&target, "just-a-token").await.unwrap();
+    assert!(format!("{plain:?}").contains("redacted"));
 }
