@@ -13,7 +13,23 @@
 //! - `cold_ttfb_p50_ms` / `warm_ttfb_p50_ms`: medians (nearest rank) of the first
 //!   request's time to first byte on a fresh connection and of the mean time to first
 //!   byte of the requests that reused it.
+//! - `dns/connect/tls/transfer_p50_ms`: medians (nearest rank) of the cold request's
+//!   phases over answered executions; the time-to-first-byte phase is `cold_ttfb_p50_ms`.
 //! - `last_*`: the most recent execution by scheduled time.
+//!
+//! Both stores feed the same functions: the SQLite store returns [`Sample`]s, and
+//! [`timestream`] fetches one row per execution from Timestream and parses it into
+//! [`Sample`]s, so a report over either store computes identical figures.
+//!
+//! Submodules: [`window`] (the `--since` window), [`by_region`] (one check's regions
+//! side by side, fastest and slowest marked), [`local`] (opening an existing SQLite
+//! store for reading), [`timestream`] (SQL and row parsing behind the dashboard's
+//! `QueryRunner` port).
+
+pub mod by_region;
+pub mod local;
+pub mod timestream;
+pub mod window;
 
 use std::collections::BTreeMap;
 
@@ -45,6 +61,14 @@ pub struct Sample {
     pub cold_ttfb_ms: f64,
     /// Mean time to first byte of the warm requests, milliseconds.
     pub warm_ttfb_ms: Option<f64>,
+    /// Name resolution of the cold request, milliseconds.
+    pub dns_ms: f64,
+    /// TCP connect of the cold request, milliseconds.
+    pub connect_ms: f64,
+    /// TLS handshake of the cold request, milliseconds.
+    pub tls_ms: f64,
+    /// Response headers to last body byte of the cold request, milliseconds.
+    pub transfer_ms: f64,
 }
 
 impl From<&ProbeResult> for Sample {
@@ -60,6 +84,10 @@ impl From<&ProbeResult> for Sample {
             latency_avg_ms: r.latency.avg_ms,
             cold_ttfb_ms: r.cold.ttfb_ms,
             warm_ttfb_ms: r.warm_ttfb_ms,
+            dns_ms: r.cold.dns_ms,
+            connect_ms: r.cold.connect_ms,
+            tls_ms: r.cold.tls_ms,
+            transfer_ms: r.cold.transfer_ms,
         }
     }
 }
@@ -89,6 +117,14 @@ pub struct CheckRegionStats {
     pub cold_ttfb_p50_ms: Option<f64>,
     /// Median warm time to first byte.
     pub warm_ttfb_p50_ms: Option<f64>,
+    /// Median cold DNS phase (answered executions).
+    pub dns_p50_ms: Option<f64>,
+    /// Median cold connect phase.
+    pub connect_p50_ms: Option<f64>,
+    /// Median cold TLS phase.
+    pub tls_p50_ms: Option<f64>,
+    /// Median cold transfer phase.
+    pub transfer_p50_ms: Option<f64>,
     /// Scheduled time of the latest execution.
     pub last_scheduled_at_ms: i64,
     /// Whether the latest execution passed.
@@ -137,6 +173,8 @@ fn stats(check_id: &str, region: &str, group: &[&Sample]) -> CheckRegionStats {
     let latency = sorted(answered.iter().map(|s| s.latency_avg_ms).collect());
     let cold = sorted(answered.iter().map(|s| s.cold_ttfb_ms).collect());
     let warm = sorted(group.iter().filter_map(|s| s.warm_ttfb_ms).collect());
+    let phase =
+        |f: fn(&Sample) -> f64| percentile(&sorted(answered.iter().map(|s| f(s)).collect()), 50.0);
     let avg = (!latency.is_empty()).then(|| latency.iter().sum::<f64>() / latency.len() as f64);
     let last = group
         .iter()
@@ -165,6 +203,10 @@ fn stats(check_id: &str, region: &str, group: &[&Sample]) -> CheckRegionStats {
         latency_avg_ms: avg,
         cold_ttfb_p50_ms: percentile(&cold, 50.0),
         warm_ttfb_p50_ms: percentile(&warm, 50.0),
+        dns_p50_ms: phase(|s| s.dns_ms),
+        connect_p50_ms: phase(|s| s.connect_ms),
+        tls_p50_ms: phase(|s| s.tls_ms),
+        transfer_p50_ms: phase(|s| s.transfer_ms),
         last_scheduled_at_ms: last.scheduled_at_ms,
         last_available: last.available,
         last_status: last.status_code,
@@ -188,6 +230,10 @@ mod tests {
             latency_avg_ms: latency,
             cold_ttfb_ms: latency / 2.0,
             warm_ttfb_ms: Some(latency / 4.0),
+            dns_ms: 1.0,
+            connect_ms: 2.0,
+            tls_ms: 3.0,
+            transfer_ms: latency / 8.0,
         }
     }
 

@@ -22,7 +22,7 @@ pub struct CheckRegion {
 
 const SAMPLE_COLUMNS: &str =
     "check_id, region, scheduled_at_ms, available, status_code, error_class, \
-     error_message, latency_avg_ms, ttfb_ms, warm_ttfb_ms";
+     error_message, latency_avg_ms, ttfb_ms, warm_ttfb_ms, dns_ms, connect_ms, tls_ms, transfer_ms";
 
 fn sample(row: &Row<'_>) -> rusqlite::Result<Sample> {
     Ok(Sample {
@@ -36,6 +36,10 @@ fn sample(row: &Row<'_>) -> rusqlite::Result<Sample> {
         latency_avg_ms: row.get(7)?,
         cold_ttfb_ms: row.get(8)?,
         warm_ttfb_ms: row.get(9)?,
+        dns_ms: row.get(10)?,
+        connect_ms: row.get(11)?,
+        tls_ms: row.get(12)?,
+        transfer_ms: row.get(13)?,
     })
 }
 
