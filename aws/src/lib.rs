@@ -11,6 +11,8 @@
 //!   results per message ([`envelope`]) and sending them with `SendMessageBatch`.
 //! - [`timestream`]: the result store, a [`webmon_core::ports::ResultStore`] writing
 //!   multi-measure records in batches of 100.
+//! - [`timestream_query`]: SQL on Timestream (aws-sdk-timestreamquery), all pages, for
+//!   the dashboard's and the report's `QueryRunner`.
 //! - [`influx`]: the same store in an InfluxDB-compatible database (line protocol over
 //!   the v2 write API), for accounts without Timestream for LiveAnalytics.
 //! - [`secrets`]: Secrets Manager, for the InfluxDB token.
@@ -35,6 +37,7 @@ pub mod sqs;
 pub mod store;
 pub mod telemetry;
 pub mod timestream;
+pub mod timestream_query;
 
 #[cfg(feature = "emulator")]
 pub mod emulator;
