@@ -18,12 +18,14 @@
 //! future or before the connection existed, and fall back to user-space times.
 //!
 //! On other systems nothing is enabled and every read falls back to user-space times.
+//! Public so the benchmark's target can start its injected delays at the request's
+//! arrival rather than when it got round to reading it.
 
 use std::time::{Duration, Instant};
 
 /// Maps `CLOCK_REALTIME` readings onto the [`Instant`] timeline.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ClockMap {
+pub struct ClockMap {
     /// An instant and the wall-clock time read at (about) that instant.
     at: Instant,
     realtime_ns: i128,
@@ -33,7 +35,7 @@ pub(crate) struct ClockMap {
 
 impl ClockMap {
     /// Samples the offset between the two clocks.
-    pub(crate) fn sample() -> Self {
+    pub fn sample() -> Self {
         let mut best: Option<Self> = None;
         for _ in 0..3 {
             let before = Instant::now();
@@ -53,12 +55,12 @@ impl ClockMap {
     }
 
     /// The most a mapped stamp can be off by (absent a wall-clock step).
-    pub(crate) fn error_bound(&self) -> Duration {
+    pub fn error_bound(&self) -> Duration {
         self.error
     }
 
     /// The instant of a `CLOCK_REALTIME` stamp in nanoseconds since the epoch.
-    pub(crate) fn to_instant(self, realtime_ns: i128) -> Option<Instant> {
+    pub fn to_instant(self, realtime_ns: i128) -> Option<Instant> {
         let delta = realtime_ns - self.realtime_ns;
         let magnitude = Duration::from_nanos(u64::try_from(delta.unsigned_abs()).ok()?);
         if delta >= 0 {
@@ -102,7 +104,7 @@ mod linux {
     const CONTROL_WORDS: usize = 16;
 
     /// Asks the kernel to stamp received packets on `fd` and report the stamps.
-    pub(crate) fn enable(fd: RawFd) -> bool {
+    pub fn enable(fd: RawFd) -> bool {
         let flags: libc::c_uint =
             libc::SOF_TIMESTAMPING_RX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE;
         // SAFETY: a plain setsockopt with a c_uint option value we own.
@@ -120,10 +122,7 @@ mod linux {
 
     /// One non-blocking `recvmsg` into `buf`: bytes read and the kernel's receive stamp
     /// (nanoseconds since the epoch) when it gave one.
-    pub(crate) fn recv(
-        fd: RawFd,
-        buf: &mut [MaybeUninit<u8>],
-    ) -> io::Result<(usize, Option<i128>)> {
+    pub fn recv(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, Option<i128>)> {
         let mut control = [0u64; CONTROL_WORDS];
         let mut iov = libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),
@@ -170,7 +169,7 @@ mod linux {
 }
 
 #[cfg(target_os = "linux")]
-pub(crate) use linux::{enable, recv};
+pub use linux::{enable, recv};
 
 #[cfg(test)]
 mod tests {

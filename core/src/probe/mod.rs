@@ -30,7 +30,7 @@ mod connect;
 mod exchange;
 mod execution;
 pub mod guard;
-mod kernel_time;
+pub mod kernel_time;
 mod timed_io;
 mod tls;
 

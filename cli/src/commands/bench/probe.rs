@@ -1,25 +1,31 @@
 //! `webmon bench probe`: how exactly the probe engine measures time to first byte, and
 //! what a request costs in CPU, with curl measured in the same run as the reference.
 //!
-//! The target server runs in a child process (this binary with a hidden flag), so the
-//! process CPU time measured here (`getrusage(RUSAGE_SELF)`) is the prober's alone and
-//! `RUSAGE_CHILDREN` counts only the curl processes (the target is reaped last). The
-//! target times its injected delays on a dedicated thread with sub-millisecond precision.
+//! The target runs in a child process (this binary with a hidden flag), so the process
+//! CPU time measured here (`getrusage(RUSAGE_SELF)`) is the prober's alone and
+//! `RUSAGE_CHILDREN` counts only the curl processes (the target is reaped last). It is
+//! the purpose-built delay server of [`target`]: delays start at the request's kernel
+//! arrival stamp and a real-time timer thread writes each response at its deadline, so
+//! the target's own lateness stays out of the figures.
 //!
-//! For each injected delay: sequential probes (1 in flight) and one batch of N checks in
-//! flight through [`run_scheduled`], each check making one request on a fresh
-//! connection; then the same with curl, whose ttfb is `time_starttransfer -
+//! For each injected delay: sequential probes (1 in flight) and one batch of N checks
+//! through [`run_scheduled`] with concurrency N, all due at the same moment, so all N are
+//! started at once (each takes its permit immediately) and each makes one request on a
+//! fresh connection; then the same with curl, whose ttfb is `time_starttransfer -
 //! time_pretransfer` (request sent to first byte, like ours: connection set-up excluded).
-//! curl's concurrent run uses `--parallel` (at most 250 transfers per process).
+//! curl's concurrent run uses `--parallel` (at most 250 transfers per process). After
+//! each run the target reports the most requests it held waiting for their deadline at
+//! the same moment, which shows how many were really in flight together.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
 
 use anyhow::{bail, Context};
 use webmon_core::check::{Check, RawCheck};
 use webmon_core::ports::{Clock, SystemClock};
 use webmon_core::probe::{run_scheduled, ProbeOptions, Prober};
-use webmon_core::target::TargetServer;
+
+mod target;
 
 /// Arguments of `webmon bench probe`.
 #[derive(clap::Args)]
@@ -44,7 +50,7 @@ pub struct Args {
 /// Runs `webmon bench probe`.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.serve_target {
-        return serve_target();
+        return serve_target().await;
     }
     let samples = args
         .samples
@@ -55,28 +61,44 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or(if args.quick { 200 } else { 1000 })
         .max(1);
     let curl = curl_version()?;
-    let target = TargetProcess::spawn()?;
+    let mut target = TargetProcess::spawn()?;
     let prober = Prober::new(ProbeOptions {
         region: "bench".into(),
         allow_private: true,
         ..Default::default()
     });
     eprintln!(
-        "target at {}; {curl}; {samples} sequential samples and {in_flight} in flight per delay",
-        target.base
+        "target at {} ({}); {curl}; {samples} sequential samples and {in_flight} in flight per delay",
+        target.base,
+        if target.realtime {
+            "timer thread SCHED_FIFO"
+        } else {
+            "timer thread at normal priority: SCHED_FIFO refused"
+        }
     );
 
     // Warm up both clients (page cache, allocator, the target's first connections).
     webmon_run(&prober, &target.url("/ok"), 20, 1, 0).await?;
     curl_run(&target.url("/ok"), 5, 1, 0)?;
+    target.peak()?;
 
     let mut rows = Vec::new();
     for &delay in &args.delays {
         let url = target.url(&format!("/delay/{delay}"));
-        rows.push(webmon_run(&prober, &url, samples, 1, delay).await?);
-        rows.push(curl_run(&url, samples, 1, delay)?);
-        rows.push(webmon_run(&prober, &url, in_flight, in_flight, delay).await?);
-        rows.push(curl_run(&url, in_flight, in_flight, delay)?);
+        for (client, count, n) in [
+            ("webmon", samples, 1),
+            ("curl", samples, 1),
+            ("webmon", in_flight, in_flight),
+            ("curl", in_flight, in_flight),
+        ] {
+            let mut row = if client == "webmon" {
+                webmon_run(&prober, &url, count, n, delay).await?
+            } else {
+                curl_run(&url, count, n, delay)?
+            };
+            row.peak_at_target = target.peak()?;
+            rows.push(row);
+        }
     }
     print_table(&rows);
     print_targets(&rows, in_flight);
@@ -95,6 +117,8 @@ struct Row {
     failures: usize,
     /// CPU seconds per request (webmon: this process; curl: per curl process).
     cpu_per_request_s: f64,
+    /// Most requests the target held waiting for their deadline at the same time.
+    peak_at_target: usize,
 }
 
 impl Row {
@@ -118,6 +142,7 @@ impl Row {
             mean_ttfb_ms,
             failures,
             cpu_per_request_s: cpu_s / runs.max(1) as f64,
+            peak_at_target: 0,
         }
     }
 
@@ -251,14 +276,15 @@ fn curl_run(url: &str, count: usize, in_flight: usize, delay_ms: u64) -> anyhow:
 
 fn print_table(rows: &[Row]) {
     println!();
-    println!("| delay | client | in flight | samples | failed | median err | p99 err | mean ttfb | CPU / request |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| delay | client | in flight | peak at target | samples | failed | median err | p99 err | mean ttfb | CPU / request |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!(
-            "| {} ms | {} | {} | {} | {} | {:.3} ms | {:.3} ms | {:.2} ms | {:.0} µs |",
+            "| {} ms | {} | {} | {} | {} | {} | {:.3} ms | {:.3} ms | {:.2} ms | {:.0} µs |",
             r.delay_ms,
             r.client,
             r.in_flight,
+            r.peak_at_target,
             r.errors_ms.len(),
             r.failures,
             r.percentile(50.0),
@@ -327,11 +353,15 @@ fn curl_version() -> anyhow::Result<String> {
     }
 }
 
-/// The target server in a child process; stops when dropped.
+/// The benchmark target ([`target`]) in a child process; stops when dropped. The child
+/// prints `ADDR REALTIME` on start and answers each `peak` line on its stdin with the peak
+/// number of requests it held at once since the previous one.
 struct TargetProcess {
     child: Child,
     stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
     base: String,
+    realtime: bool,
 }
 
 impl TargetProcess {
@@ -344,27 +374,47 @@ impl TargetProcess {
             .spawn()
             .context("failed to start the benchmark target process")?;
         let stdin = child.stdin.take();
-        let mut line = String::new();
         let stdout = child
             .stdout
             .take()
             .context("failed to read the target's address")?;
-        BufReader::new(stdout)
+        let mut stdout = BufReader::new(stdout);
+        let mut line = String::new();
+        stdout
             .read_line(&mut line)
             .context("failed to read the target's address")?;
-        let addr = line.trim();
-        if addr.is_empty() {
+        let mut words = line.split_whitespace();
+        let Some(addr) = words.next() else {
             bail!("failed to start the benchmark target: it printed no address");
-        }
+        };
         Ok(Self {
             base: format!("http://{addr}"),
+            realtime: words.next() == Some("realtime"),
             child,
             stdin,
+            stdout,
         })
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Peak requests held at once since the last call.
+    fn peak(&mut self) -> anyhow::Result<usize> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .context("the target's stdin is closed")?;
+        writeln!(stdin, "peak").context("failed to ask the target for its peak")?;
+        stdin.flush()?;
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .context("failed to read the target's peak")?;
+        line.trim()
+            .parse()
+            .with_context(|| format!("failed to read the target's peak from {line:?}"))
     }
 }
 
@@ -376,15 +426,24 @@ impl Drop for TargetProcess {
     }
 }
 
-/// Child side: serve until stdin closes.
-fn serve_target() -> anyhow::Result<ExitCode> {
-    let target = TargetServer::start("127.0.0.1:0".parse()?)
+/// Child side: serve until stdin closes, answering `peak` requests.
+async fn serve_target() -> anyhow::Result<ExitCode> {
+    let (addr, pending, realtime) = target::start()
+        .await
         .context("failed to start the benchmark target")?;
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "{}", target.addr())?;
+    let priority = if realtime { "realtime" } else { "normal" };
+    writeln!(stdout, "{addr} {priority}")?;
     stdout.flush()?;
-    let mut sink = Vec::new();
     // Blocks this thread only; the runtime's other workers serve the target.
-    let _ = tokio::task::block_in_place(|| std::io::stdin().read_to_end(&mut sink));
+    tokio::task::block_in_place(|| -> anyhow::Result<()> {
+        for line in std::io::stdin().lock().lines() {
+            if line?.trim() == "peak" {
+                writeln!(stdout, "{}", pending.take_peak())?;
+                stdout.flush()?;
+            }
+        }
+        Ok(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }
