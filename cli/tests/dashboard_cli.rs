@@ -76,13 +76,25 @@ fn missing_database_and_timestream_source_are_clear_errors() {
     );
     assert!(!missing.exists(), "a missing database must not be created");
 
+    // A table name Timestream would refuse is refused before any AWS call.
     let out = Command::new(WEBMON)
-        .args(["dashboard", "--port", "0", "--source", "timestream"])
+        .args([
+            "dashboard",
+            "--port",
+            "0",
+            "--source",
+            "timestream",
+            "--table",
+            "a b",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("timestream source needs"), "{stderr}");
+    assert!(
+        stderr.contains("failed to read --database/--table") && stderr.contains("\"a b\""),
+        "{stderr}"
+    );
 }
 
 /// Reads stdout lines until one holds the dashboard's address.

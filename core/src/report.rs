@@ -23,11 +23,12 @@
 //!
 //! Submodules: [`window`] (the `--since` window), [`by_region`] (one check's regions
 //! side by side, fastest and slowest marked), [`local`] (opening an existing SQLite
-//! store for reading), [`timestream`] (SQL and row parsing behind the dashboard's
+//! store for reading), [`render`] (table and CSV), [`timestream`] (SQL and row parsing behind the dashboard's
 //! `QueryRunner` port).
 
 pub mod by_region;
 pub mod local;
+pub mod render;
 pub mod timestream;
 pub mod window;
 

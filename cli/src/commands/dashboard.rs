@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use webmon_core::dashboard::timestream::{TimestreamQueries, TimestreamSource};
 use webmon_core::dashboard::{self, DashboardSource};
 use webmon_core::store::SqliteStore;
 
@@ -29,6 +30,9 @@ pub struct Args {
     /// SQLite database written by `webmon run` (with `--source sqlite`).
     #[arg(long, default_value = "webmon.db", env = "WEBMON_DB")]
     db: PathBuf,
+    /// The Timestream table (with `--source timestream`).
+    #[command(flatten)]
+    timestream: super::report::TimestreamArgs,
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
     port: u16,
@@ -38,7 +42,7 @@ pub struct Args {
     bind: IpAddr,
 }
 
-fn open_source(args: &Args) -> anyhow::Result<Arc<dyn DashboardSource>> {
+async fn open_source(args: &Args) -> anyhow::Result<Arc<dyn DashboardSource>> {
     match args.source {
         Source::Sqlite => {
             if !args.db.exists() {
@@ -48,15 +52,19 @@ fn open_source(args: &Args) -> anyhow::Result<Arc<dyn DashboardSource>> {
                     args.db.display()
                 );
             }
-            let store = SqliteStore::open(&args.db)
-                .with_context(|| format!("failed to open the SQLite store {}", args.db.display()))?;
+            let store = SqliteStore::open(&args.db).with_context(|| {
+                format!("failed to open the SQLite store {}", args.db.display())
+            })?;
             Ok(Arc::new(store))
         }
-        Source::Timestream => anyhow::bail!(
-            "failed to open the timestream source: timestream source needs a Timestream query runner \
-             (aws-sdk-timestreamquery) in webmon-aws, which is not built yet; use --source sqlite, \
-             or the Grafana dashboard in grafana/webmon-timestream.json (see docs/dashboard.md)"
-        ),
+        Source::Timestream => {
+            let t = &args.timestream;
+            let queries = TimestreamQueries::new(&t.database, &t.table)
+                .map_err(|e| anyhow::anyhow!("failed to read --database/--table: {e}"))?;
+            // The report's connect validates the names with the service's naming rule.
+            let (_, runner) = t.connect().await?;
+            Ok(Arc::new(TimestreamSource::new(Arc::new(runner), queries)))
+        }
     }
 }
 
@@ -114,7 +122,7 @@ pub async fn spawn_for_run(
 
 /// Runs `webmon dashboard`.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let source = open_source(&args)?;
+    let source = open_source(&args).await?;
     let listener = bind(args.bind, args.port).await?;
     let local = listener
         .local_addr()

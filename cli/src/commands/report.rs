@@ -1,27 +1,91 @@
-//! `webmon report`: per check x region latency and availability from the local store,
-//! as a table, JSON or CSV. The statistics are defined in `webmon_core::report`.
+//! `webmon report`: per check x region latency and availability over a window, from the
+//! local SQLite store or from Timestream, as a table, JSON or CSV; `--by-region` puts
+//! one check's regions side by side. The statistics, the Timestream SQL and the
+//! renderings live in `webmon_core::report`; the Timestream call in
+//! `webmon_aws::timestream_query`. See docs/report.md.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use webmon_aws::config::{AwsTarget, ENDPOINT_ENV};
+use webmon_aws::timestream::{DATABASE_ENV, TABLE_ENV};
+use webmon_aws::timestream_query::TimestreamQuery;
 use webmon_core::ports::{Clock, SystemClock};
-use webmon_core::report::{summarize, CheckRegionStats};
-use webmon_core::store::SqliteStore;
+use webmon_core::report::by_region::by_region;
+use webmon_core::report::timestream::{fetch_samples, ReportQuery};
+use webmon_core::report::window::{parse_since, window, Window};
+use webmon_core::report::{local, render, summarize, Sample};
+
+/// Where results are read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Source {
+    /// The embedded SQLite store written by `webmon run` (`--db`).
+    Sqlite,
+    /// Amazon Timestream, written by the writer Lambda (`--database`, `--table`).
+    Timestream,
+}
+
+/// Where the Timestream table is (`--source timestream`); `webmon dashboard` shares it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TimestreamArgs {
+    /// Timestream database (with `--source timestream`).
+    #[arg(long, env = DATABASE_ENV, default_value = "webmon")]
+    pub database: String,
+    /// Timestream table (with `--source timestream`).
+    #[arg(long, env = TABLE_ENV, default_value = "results")]
+    pub table: String,
+    /// AWS region of the Timestream table (default: the SDK's, e.g. AWS_REGION).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Endpoint override (an emulator such as moto's server); turns endpoint discovery off.
+    #[arg(long, env = ENDPOINT_ENV)]
+    pub endpoint_url: Option<String>,
+}
+
+impl TimestreamArgs {
+    /// The validated queries and the query adapter.
+    pub async fn connect(&self) -> anyhow::Result<(ReportQuery, TimestreamQuery)> {
+        let query = ReportQuery::new(&self.database, &self.table)
+            .map_err(|e| anyhow::anyhow!("failed to read --database/--table: {e}"))?;
+        let target = AwsTarget {
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone().filter(|u| !u.is_empty()),
+        };
+        let runner = TimestreamQuery::connect(&target)
+            .await
+            .context("failed to set up the Timestream query client")?;
+        Ok((query, runner))
+    }
+}
 
 /// Arguments of `webmon report`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The SQLite database written by `webmon run`.
-    #[arg(long, default_value = "webmon.db", value_name = "FILE")]
+    /// Where to read results from.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub source: Source,
+    /// The SQLite database written by `webmon run` (with `--source sqlite`).
+    #[arg(
+        long,
+        default_value = "webmon.db",
+        env = "WEBMON_DB",
+        value_name = "FILE"
+    )]
     pub db: PathBuf,
+    #[command(flatten)]
+    pub timestream: TimestreamArgs,
     /// Window: results scheduled in the last `since` (e.g. `15m`, `1h`, `7d`).
-    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1h", value_parser = parse_since)]
     pub since: Duration,
     /// Only this check.
-    #[arg(long)]
+    #[arg(long, value_name = "CHECK_ID")]
     pub check: Option<String>,
+    /// One check's regions side by side, fastest and slowest marked (ranked by p50):
+    /// `--by-region CHECK_ID`, or `--by-region` with `--check CHECK_ID`.
+    #[arg(long, value_name = "CHECK_ID", num_args = 0..=1, default_missing_value = "")]
+    pub by_region: Option<String>,
     /// Print JSON.
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
@@ -30,115 +94,92 @@ pub struct Args {
     pub csv: bool,
 }
 
+/// The one check of `--by-region`, or `--check`, or none.
+fn check_of(args: &Args) -> anyhow::Result<Option<String>> {
+    match (args.by_region.as_deref(), args.check.as_deref()) {
+        (None, check) => Ok(check.map(str::to_string)),
+        (Some(""), None) => anyhow::bail!(
+            "failed to read --by-region: it needs a check (--by-region CHECK_ID or --check CHECK_ID)"
+        ),
+        (Some(""), Some(check)) => Ok(Some(check.to_string())),
+        (Some(a), Some(b)) if a != b => anyhow::bail!(
+            "failed to read --by-region: it names check {a:?} and --check names {b:?}; give one"
+        ),
+        (Some(a), _) => Ok(Some(a.to_string())),
+    }
+}
+
+async fn samples(
+    args: &Args,
+    window: &Window,
+    check: Option<&str>,
+) -> anyhow::Result<(Vec<Sample>, String)> {
+    match args.source {
+        Source::Sqlite => {
+            let store = local::open_existing(&args.db)?;
+            let samples = local::samples(&store, window, check).await?;
+            Ok((samples, format!("the SQLite store {}", args.db.display())))
+        }
+        Source::Timestream => {
+            let (query, runner) = args.timestream.connect().await?;
+            let samples = fetch_samples(&runner, &query, window, check)
+                .await
+                .with_context(|| {
+                    format!(
+                        "failed to read the report from Timestream table {}",
+                        query.table()
+                    )
+                })?;
+            Ok((samples, format!("the Timestream table {}", query.table())))
+        }
+    }
+}
+
 /// Runs `webmon report`.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        args.db.is_file(),
-        "failed to open the result store {}: no such file (start `webmon run` first)",
-        args.db.display()
-    );
-    let store = SqliteStore::open(&args.db)
-        .with_context(|| format!("failed to open the result store {}", args.db.display()))?;
+    let check = check_of(&args)?;
     let now = SystemClock.now_ms();
-    let since_ms = now - args.since.as_millis() as i64;
-    let samples = store.samples_since(since_ms, args.check.as_deref()).await?;
+    let window = window(args.since, now);
+    let (samples, source) = samples(&args, &window, check.as_deref()).await?;
+    let since = humantime::format_duration(args.since);
+    if samples.is_empty() {
+        match &check {
+            Some(c) => anyhow::bail!("no results for check {c:?} in the last {since} in {source}"),
+            None => anyhow::bail!("no results in the last {since} in {source}"),
+        }
+    }
     let stats = summarize(&samples);
-    if args.json {
-        let doc =
-            serde_json::json!({ "generated_at_ms": now, "since_ms": since_ms, "rows": stats });
+    let head = |doc: serde_json::Value| {
+        let mut head = serde_json::json!({
+            "generated_at_ms": now,
+            "since_ms": window.from_ms,
+            "until_ms": window.to_ms,
+            "source": source,
+        });
+        head.as_object_mut()
+            .expect("an object")
+            .extend(doc.as_object().cloned().unwrap_or_default());
+        head
+    };
+    if args.by_region.is_some() {
+        let c = check.as_deref().expect("by-region always names a check");
+        let view = by_region(&stats, c).expect("samples of the check were found");
+        if args.json {
+            let doc = head(serde_json::json!({ "by_region": view }));
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        } else if args.csv {
+            print!("{}", render::by_region_csv(&view));
+        } else {
+            println!("last {since} in {source}");
+            print!("{}", render::by_region_table(&view));
+        }
+    } else if args.json {
+        let doc = head(serde_json::json!({ "rows": stats }));
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else if args.csv {
-        print!("{}", csv(&stats));
-    } else if stats.is_empty() {
-        println!(
-            "no results in the last {}",
-            humantime::format_duration(args.since)
-        );
+        print!("{}", render::csv(&stats));
     } else {
-        print!("{}", table(&stats));
+        print!("{}", render::table(&stats));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-const HEADER: [&str; 13] = [
-    "check",
-    "region",
-    "samples",
-    "avail_pct",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-    "avg_ms",
-    "cold_ttfb_ms",
-    "warm_ttfb_ms",
-    "last_status",
-    "last_available",
-    "last_error",
-];
-
-fn cells(s: &CheckRegionStats) -> [String; 13] {
-    let num = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.2}"));
-    [
-        s.check_id.clone(),
-        s.region.clone(),
-        s.samples.to_string(),
-        format!("{:.2}", s.availability_pct),
-        num(s.latency_p50_ms),
-        num(s.latency_p95_ms),
-        num(s.latency_p99_ms),
-        num(s.latency_avg_ms),
-        num(s.cold_ttfb_p50_ms),
-        num(s.warm_ttfb_p50_ms),
-        s.last_status.map_or(String::new(), |c| c.to_string()),
-        s.last_available.to_string(),
-        s.last_error.clone().unwrap_or_default(),
-    ]
-}
-
-/// RFC 4180 CSV with a header row.
-fn csv(stats: &[CheckRegionStats]) -> String {
-    let field = |v: &str| {
-        if v.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", v.replace('"', "\"\""))
-        } else {
-            v.to_string()
-        }
-    };
-    let mut out = HEADER.join(",") + "\n";
-    for s in stats {
-        out += &cells(s)
-            .iter()
-            .map(|c| field(c))
-            .collect::<Vec<_>>()
-            .join(",");
-        out.push('\n');
-    }
-    out
-}
-
-/// Aligned columns; empty cells shown as `-`.
-fn table(stats: &[CheckRegionStats]) -> String {
-    let rows: Vec<[String; 13]> = stats
-        .iter()
-        .map(|s| cells(s).map(|c| if c.is_empty() { "-".into() } else { c }))
-        .collect();
-    let mut widths = HEADER.map(str::len);
-    for row in &rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cols: Vec<&str>| {
-        let parts: Vec<String> = cols
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        parts.join("  ").trim_end().to_string() + "\n"
-    };
-    let mut out = line(HEADER.to_vec());
-    for row in &rows {
-        out += &line(row.iter().map(String::as_str).collect());
-    }
-    out
 }
