@@ -25,7 +25,7 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::AttributeValue;
 use model::{record_bytes, Usage};
 use prices::Prices;
-use report::{print_report, Infra};
+use report::{print_report, rss_high_water, Infra, RunInfo};
 use webmon_aws::dynamodb::{check_to_item, DynamoCheckRepository, DEFAULT_TABLE};
 use webmon_aws::emulator::Emulator;
 use webmon_aws::eventbridge::EventBridgeRules;
@@ -194,6 +194,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     usage.sqs_message_bytes = emulator.sqs_message_bytes();
     usage.dynamodb_queries = emulator.count("dynamodb", "Query");
     usage.timestream_calls = emulator.count("timestream", "WriteRecords");
+    let rss = rss_high_water();
     let records = emulator.timestream_records().await?;
     usage.timestream_records = records.len() as u64;
     usage.timestream_record_bytes = records.iter().map(|(_, r)| record_bytes(r)).sum();
@@ -204,7 +205,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             usage.timestream_records
         );
     }
-    print_report(&args, &prices, &usage, &emulator, setup_calls, wall);
+    let run = RunInfo {
+        setup_calls,
+        wall,
+        rss,
+    };
+    print_report(&args, &prices, &usage, &emulator, &run);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -43,7 +43,7 @@ pub struct Args {
 /// Runs `webmon bench lambda`.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runs = args.runs.max(1);
-    println!("| function | zip (arm64) | cold start median | p90 | min | max |");
+    println!("| function | zip (arm64, MiB) | cold start median | p90 | min | max |");
     println!("|---|---|---|---|---|---|");
     let mut missed = Vec::new();
     for name in FUNCTIONS {
@@ -64,7 +64,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         samples.sort_by(f64::total_cmp);
         let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
         println!(
-            "| {name} | {:.2} MB | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+            "| {name} | {:.2} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
             size as f64 / 1024.0 / 1024.0,
             pick(0.5),
             pick(0.9),

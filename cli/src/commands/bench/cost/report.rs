@@ -52,9 +52,13 @@ pub(super) fn print_report(
     prices: &Prices,
     u: &Usage,
     emulator: &Emulator,
-    setup_calls: u64,
-    wall: Instant,
+    run: &RunInfo,
 ) {
+    let RunInfo {
+        setup_calls,
+        wall,
+        rss,
+    } = run;
     let execs = u.executions as f64;
     let b = breakdown(prices, u);
     println!(
@@ -73,11 +77,11 @@ pub(super) fn print_report(
         u.probe.memory_mb
     );
     println!(
-        "writer: {} invocations, billed {:.1} s, {} MB; RSS high-water of this process (all handlers, target, proxy) {}",
+        "writer: {} invocations, billed {:.1} s, {} MB; RSS high-water of this process before reading the records back (every handler of both regions, the target, the proxy) {}",
         u.writer.invocations,
         u.writer.billed_ms / 1000.0,
         u.writer.memory_mb,
-        rss_high_water().unwrap_or_else(|| "unknown".into())
+        rss.as_deref().unwrap_or("unknown")
     );
     let calls: Vec<String> = emulator
         .counts()
@@ -155,7 +159,18 @@ pub(super) fn print_report(
     eprintln!("done in {:.1} s", wall.elapsed().as_secs_f64());
 }
 
-fn rss_high_water() -> Option<String> {
+/// Facts about the run itself.
+pub(super) struct RunInfo {
+    /// API calls made while setting up (tables, items, rules): not per execution.
+    pub(super) setup_calls: u64,
+    /// When the run started.
+    pub(super) wall: Instant,
+    /// `VmHWM` of this process after the pipeline ran.
+    pub(super) rss: Option<String>,
+}
+
+/// `VmHWM` of this process, as `/proc/self/status` gives it.
+pub(super) fn rss_high_water() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     Some(line.trim_start_matches("VmHWM:").trim().to_string())
