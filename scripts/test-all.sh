@@ -38,6 +38,9 @@ step "cargo test --workspace" cargo test --workspace
 # with its event fixture (needs cargo-lambda and moto[server]).
 step "lambda binaries under cargo lambda watch" bash scripts/lambda-watch-smoke.sh
 
+# The cost benchmark on a small run (fails if a result is lost on the way to Timestream).
+step "bench cost (100 checks)" env RUST_LOG=warn cargo run -q -p webmon -- bench cost --checks 100 --minutes 5
+
 # ---------------------------------------------------------------------------------------
 # Summary
 # ---------------------------------------------------------------------------------------
