@@ -1,9 +1,15 @@
-//! Trigger-rule reconciliation, with no I/O: the rules a region should have (one per
-//! schedule group that holds at least one of its checks) against the rules it has
-//! gives a plan of changes. Applying an empty plan makes no API call, so replaying a
-//! stream batch changes nothing.
+//! Trigger-rule reconciliation, with no I/O.
+//!
+//! Schedule groups are bin-packed into rules ([`pack`]): every group whose
+//! [`GroupKey::schedule_expression`] is the same can share a rule, and groups are placed
+//! first-fit-decreasing (in a fixed order) into bins of at most a capacity of executions
+//! per trigger minute and at most [`MAX_GROUPS_PER_RULE`] groups, so the rule's input
+//! stays far under EventBridge's 8,192-character limit. A rule is `<prefix><slug>-<bin>`
+//! (`webmon-every-1m-0`) with input `{"groups":["10s-3","1m-0"]}`. The rules wanted
+//! against the rules existing give a plan ([`plan`]); an empty plan makes no API call,
+//! so replaying a stream batch changes nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::schedule::GroupKey;
 
@@ -11,30 +17,83 @@ use crate::schedule::GroupKey;
 pub const RULE_PREFIX: &str = "webmon-";
 /// Id of the probe target on each rule.
 pub const TARGET_ID: &str = "probe";
+/// Default bin capacity: check executions per trigger minute one rule (one probe
+/// invocation) carries.
+pub const DEFAULT_BIN_CAPACITY: u64 = 3000;
+/// Most groups in one rule: 400 names of at most 10 characters, quoted and
+/// comma-separated, keep the input under 5,000 of EventBridge's 8,192 characters.
+pub const MAX_GROUPS_PER_RULE: usize = 400;
+/// EventBridge's limit on a target's constant input, in characters.
+pub const MAX_INPUT_CHARS: usize = 8192;
 
 /// A rule and its probe target as they should be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleSpec {
-    /// Rule name, `<prefix><group>`, e.g. `webmon-30s-3`.
+    /// Rule name, `<prefix><slug>-<bin>`, e.g. `webmon-every-1m-0`.
     pub name: String,
-    /// The group it triggers.
-    pub group: GroupKey,
-    /// EventBridge schedule expression.
+    /// The groups it triggers, sorted.
+    pub groups: Vec<GroupKey>,
+    /// EventBridge schedule expression, shared by every group of the rule.
     pub schedule_expression: String,
-    /// Target input: `{"group":"30s-3"}`.
+    /// Target input: `{"groups":["30s-3","1m-0"]}`.
     pub input: String,
 }
 
 impl RuleSpec {
-    /// The rule for a group.
-    pub fn for_group(prefix: &str, group: GroupKey) -> Self {
+    /// The rule for bin `bin` holding `groups` (all of one schedule expression).
+    pub fn for_bin(prefix: &str, bin: usize, mut groups: Vec<GroupKey>) -> Self {
+        groups.sort();
+        let first = groups.first().expect("a bin holds at least one group");
+        let names: Vec<String> = groups.iter().map(GroupKey::name).collect();
         Self {
-            name: rule_name(prefix, group),
-            group,
-            schedule_expression: group.schedule_expression(),
-            input: serde_json::json!({ "group": group.name() }).to_string(),
+            name: rule_name(prefix, &first.trigger_slug(), bin),
+            schedule_expression: first.schedule_expression(),
+            input: serde_json::json!({ "groups": names }).to_string(),
+            groups,
         }
     }
+}
+
+/// Executions per trigger minute of a group holding `checks` checks.
+pub fn group_load(group: GroupKey, checks: u64) -> u64 {
+    checks * group.rounds_per_trigger()
+}
+
+/// Packs groups (with their executions per trigger minute) into rules. Per schedule
+/// expression, groups are taken by decreasing load (then by key) and put into the first
+/// bin with room for them; a group larger than `capacity` gets a bin of its own. The
+/// result depends on the loads only, never on the order they were given in.
+pub fn pack(prefix: &str, loads: &BTreeMap<GroupKey, u64>, capacity: u64) -> Vec<RuleSpec> {
+    let mut by_schedule: BTreeMap<(u64, String), Vec<(GroupKey, u64)>> = BTreeMap::new();
+    for (&group, &load) in loads {
+        by_schedule
+            .entry((group.trigger_seconds(), group.schedule_expression()))
+            .or_default()
+            .push((group, load));
+    }
+    let mut rules = Vec::new();
+    for mut groups in by_schedule.into_values() {
+        groups.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut bins: Vec<(u64, Vec<GroupKey>)> = Vec::new();
+        for (group, load) in groups {
+            let fits = |(used, members): &&mut (u64, Vec<GroupKey>)| {
+                members.len() < MAX_GROUPS_PER_RULE && used + load <= capacity
+            };
+            match bins.iter_mut().find(|b| fits(b)) {
+                Some(bin) => {
+                    bin.0 += load;
+                    bin.1.push(group);
+                }
+                None => bins.push((load, vec![group])),
+            }
+        }
+        rules.extend(
+            bins.into_iter()
+                .enumerate()
+                .map(|(n, (_, members))| RuleSpec::for_bin(prefix, n, members)),
+        );
+    }
+    rules
 }
 
 /// A target as it exists.
@@ -59,6 +118,37 @@ pub struct ExistingRule {
     pub enabled: bool,
     /// Its targets.
     pub targets: Vec<ExistingTarget>,
+}
+
+impl ExistingRule {
+    /// The groups its targets' inputs name (`{"groups": [..]}`, or the former
+    /// one-group input `{"group": ".."}`).
+    pub fn groups(&self) -> BTreeSet<GroupKey> {
+        self.targets
+            .iter()
+            .filter_map(|t| t.input.as_deref())
+            .flat_map(input_groups)
+            .collect()
+    }
+}
+
+/// The groups an input names: `{"groups": [..]}` or `{"group": ".."}`. Names that do
+/// not parse are left out.
+pub fn input_groups(input: &str) -> Vec<GroupKey> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(input) else {
+        return Vec::new();
+    };
+    let names: Vec<&str> = match (value.get("groups"), value.get("group")) {
+        (Some(serde_json::Value::Array(list)), _) => {
+            list.iter().filter_map(|g| g.as_str()).collect()
+        }
+        (_, Some(serde_json::Value::String(one))) => vec![one.as_str()],
+        _ => Vec::new(),
+    };
+    names
+        .into_iter()
+        .filter_map(|n| GroupKey::parse(n).ok())
+        .collect()
 }
 
 /// One change to make.
@@ -87,50 +177,56 @@ pub enum Change {
 /// Which rules a plan may touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
-    /// Only the rules of these groups (a stream batch touched them).
-    Groups(BTreeSet<GroupKey>),
+    /// Only the rules of these trigger slugs (`every-1m`; a stream batch touched groups
+    /// of them), and the former one-group rules (`webmon-1m-3`) of the same slugs.
+    Schedules(BTreeSet<String>),
     /// Every rule with our prefix (a full resync): orphans are deleted too.
     All,
 }
 
-/// Rule name of a group.
-pub fn rule_name(prefix: &str, group: GroupKey) -> String {
-    format!("{prefix}{}", group.name())
+/// Rule name of bin `bin` of a trigger slug: `webmon-every-1m-0`.
+pub fn rule_name(prefix: &str, slug: &str, bin: usize) -> String {
+    format!("{prefix}{slug}-{bin}")
 }
 
-/// The group a rule name stands for, if it is one of ours and well formed.
-pub fn group_of_rule(prefix: &str, name: &str) -> Option<GroupKey> {
-    GroupKey::parse(name.strip_prefix(prefix)?).ok()
+/// The trigger slug a rule name stands for, if it is one of ours and well formed: a
+/// bin rule (`webmon-every-5m-2`) or a former one-group rule (`webmon-5m-3`).
+pub fn slug_of_rule(prefix: &str, name: &str) -> Option<String> {
+    let rest = name.strip_prefix(prefix)?;
+    if let Ok(group) = GroupKey::parse(rest) {
+        return Some(group.trigger_slug());
+    }
+    let (slug, bin) = rest.rsplit_once('-')?;
+    let ok = slug.starts_with("every-")
+        && !bin.is_empty()
+        && bin.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| slug.to_string())
 }
 
-/// Plans the changes that make `existing` match `wanted` (the groups holding at least
-/// one check this region probes), within `scope`.
+/// Plans the changes that make `existing` match `wanted` (from [`pack`]), within
+/// `scope`: rules in scope that are not wanted are deleted.
 pub fn plan(
     prefix: &str,
     target_arn: &str,
-    wanted: &BTreeSet<GroupKey>,
+    wanted: &[RuleSpec],
     scope: &Scope,
     existing: &[ExistingRule],
 ) -> Vec<Change> {
-    let in_scope = |group: Option<GroupKey>| match scope {
-        Scope::All => true,
-        Scope::Groups(groups) => group.is_some_and(|g| groups.contains(&g)),
+    let in_scope = |name: &str| match scope {
+        Scope::All => name.starts_with(prefix),
+        Scope::Schedules(slugs) => slug_of_rule(prefix, name).is_some_and(|s| slugs.contains(&s)),
     };
+    let wanted_names: BTreeSet<&str> = wanted.iter().map(|s| s.name.as_str()).collect();
     let mut changes = Vec::new();
     for rule in existing.iter().filter(|r| r.name.starts_with(prefix)) {
-        let group = group_of_rule(prefix, &rule.name);
-        if in_scope(group) && !group.is_some_and(|g| wanted.contains(&g)) {
+        if in_scope(&rule.name) && !wanted_names.contains(rule.name.as_str()) {
             changes.push(Change::Delete {
                 name: rule.name.clone(),
                 target_ids: rule.targets.iter().map(|t| t.id.clone()).collect(),
             });
         }
     }
-    for &group in wanted {
-        if !in_scope(Some(group)) {
-            continue;
-        }
-        let spec = RuleSpec::for_group(prefix, group);
+    for spec in wanted.iter().filter(|s| in_scope(&s.name)) {
         let current = existing.iter().find(|r| r.name == spec.name);
         let rule = current.is_none_or(|r| {
             !r.enabled
@@ -150,7 +246,7 @@ pub fn plan(
             .unwrap_or_default();
         if rule || target || !remove_targets.is_empty() {
             changes.push(Change::Put {
-                spec,
+                spec: spec.clone(),
                 rule,
                 target,
                 remove_targets,
@@ -166,117 +262,5 @@ fn same_json(a: Option<&str>, b: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::check::Interval;
-
-    const ARN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:webmon-probe";
-
-    fn group(interval: &str, shard: u32) -> GroupKey {
-        GroupKey {
-            interval: Interval::parse(interval).unwrap(),
-            shard,
-        }
-    }
-
-    fn existing_for(spec: &RuleSpec) -> ExistingRule {
-        ExistingRule {
-            name: spec.name.clone(),
-            schedule_expression: Some(spec.schedule_expression.clone()),
-            enabled: true,
-            targets: vec![ExistingTarget {
-                id: TARGET_ID.into(),
-                arn: ARN.into(),
-                input: Some(spec.input.clone()),
-            }],
-        }
-    }
-
-    #[test]
-    fn creates_missing_rules_and_is_idempotent() {
-        let wanted: BTreeSet<_> = [group("30s", 3), group("5m", 0)].into();
-        let changes = plan(RULE_PREFIX, ARN, &wanted, &Scope::All, &[]);
-        assert_eq!(changes.len(), 2);
-        let existing: Vec<_> = wanted
-            .iter()
-            .map(|&g| existing_for(&RuleSpec::for_group(RULE_PREFIX, g)))
-            .collect();
-        assert_eq!(existing[0].name, "webmon-30s-3");
-        assert!(plan(RULE_PREFIX, ARN, &wanted, &Scope::All, &existing).is_empty());
-    }
-
-    #[test]
-    fn updates_only_what_differs() {
-        let g = group("1m", 1);
-        let mut rule = existing_for(&RuleSpec::for_group(RULE_PREFIX, g));
-        rule.targets[0].input = Some(r#"{ "group" : "1m-1" }"#.into());
-        rule.targets.push(ExistingTarget {
-            id: "stray".into(),
-            arn: ARN.into(),
-            input: None,
-        });
-        let changes = plan(RULE_PREFIX, ARN, &[g].into(), &Scope::All, &[rule.clone()]);
-        assert!(
-            matches!(&changes[..], [Change::Put { rule: false, target: false, remove_targets, .. }] if remove_targets == &["stray"])
-        );
-        rule.enabled = false;
-        let changes = plan(RULE_PREFIX, ARN, &[g].into(), &Scope::All, &[rule]);
-        assert!(matches!(
-            &changes[..],
-            [Change::Put {
-                rule: true,
-                target: false,
-                ..
-            }]
-        ));
-    }
-
-    #[test]
-    fn deletes_empty_groups_in_scope_and_orphans_on_resync() {
-        let (a, b) = (group("1m", 1), group("1m", 2));
-        let existing = vec![
-            existing_for(&RuleSpec::for_group(RULE_PREFIX, a)),
-            existing_for(&RuleSpec::for_group(RULE_PREFIX, b)),
-            ExistingRule {
-                name: "webmon-junk".into(),
-                schedule_expression: None,
-                enabled: true,
-                targets: vec![],
-            },
-            ExistingRule {
-                name: "other-rule".into(),
-                schedule_expression: None,
-                enabled: true,
-                targets: vec![],
-            },
-        ];
-        let only_a = Scope::Groups([a].into());
-        let changes = plan(RULE_PREFIX, ARN, &BTreeSet::new(), &only_a, &existing);
-        assert_eq!(
-            changes,
-            vec![Change::Delete {
-                name: "webmon-1m-1".into(),
-                target_ids: vec![TARGET_ID.into()]
-            }]
-        );
-        let changes = plan(RULE_PREFIX, ARN, &[b].into(), &Scope::All, &existing);
-        let deleted: Vec<_> = changes
-            .iter()
-            .map(|c| match c {
-                Change::Delete { name, .. } => name.as_str(),
-                _ => "put",
-            })
-            .collect();
-        assert_eq!(deleted, ["webmon-1m-1", "webmon-junk"]);
-    }
-
-    #[test]
-    fn rule_names_map_back_to_groups() {
-        let g = group("15s", 7);
-        assert_eq!(
-            group_of_rule(RULE_PREFIX, &rule_name(RULE_PREFIX, g)),
-            Some(g)
-        );
-        assert_eq!(group_of_rule(RULE_PREFIX, "webmon-junk"), None);
-    }
-}
+#[path = "reconcile_tests.rs"]
+mod tests;

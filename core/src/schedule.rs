@@ -14,9 +14,11 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::check::{Check, Interval};
 
-/// Number of shards a schedule group is split into. With the allowed intervals this
-/// keeps a region's trigger rules well under EventBridge's 300-rules-per-bus quota.
-pub const SHARDS: u32 = 8;
+/// Number of shards a schedule group is split into. Groups are the unit of storage and
+/// query (the `by_group` index); trigger rules bin-pack whole groups
+/// ([`crate::reconcile::pack`]), so many shards cost no rules, and a large interval can
+/// be split finely across rules.
+pub const SHARDS: u32 = 32;
 
 /// Stable hash of a check id.
 pub fn id_hash(id: &str) -> u64 {
@@ -110,6 +112,30 @@ impl GroupKey {
         self.interval.seconds().max(60)
     }
 
+    /// Executions of one check of this group per trigger: every round of the minute for
+    /// sub-minute intervals, one otherwise.
+    pub fn rounds_per_trigger(&self) -> u64 {
+        if self.interval.is_sub_minute() {
+            60 / self.interval.seconds()
+        } else {
+            1
+        }
+    }
+
+    /// Short name of the trigger period, for rule names: `every-1m`, `every-5m`,
+    /// `every-2h`, `every-1d`. Groups share a rule only when this and
+    /// [`GroupKey::schedule_expression`] are the same (both follow the trigger period).
+    pub fn trigger_slug(&self) -> String {
+        let minutes = self.trigger_seconds() / 60;
+        if minutes.is_multiple_of(1440) {
+            format!("every-{}d", minutes / 1440)
+        } else if minutes.is_multiple_of(60) {
+            format!("every-{}h", minutes / 60)
+        } else {
+            format!("every-{minutes}m")
+        }
+    }
+
     /// EventBridge schedule expression: clock-aligned cron where the interval divides an
     /// hour or a day (so regions fire in the same minute), `rate(...)` otherwise.
     pub fn schedule_expression(&self) -> String {
@@ -194,9 +220,26 @@ mod tests {
     }
 
     #[test]
+    fn trigger_slugs_and_rounds_follow_the_trigger_period() {
+        let key = |t: &str| GroupKey {
+            interval: Interval::parse(t).unwrap(),
+            shard: 31,
+        };
+        assert_eq!(key("10s").trigger_slug(), "every-1m");
+        assert_eq!(key("1m").trigger_slug(), "every-1m");
+        assert_eq!(key("5m").trigger_slug(), "every-5m");
+        assert_eq!(key("2h").trigger_slug(), "every-2h");
+        assert_eq!(key("1d").trigger_slug(), "every-1d");
+        assert_eq!(key("10s").rounds_per_trigger(), 6);
+        assert_eq!(key("15s").rounds_per_trigger(), 4);
+        assert_eq!(key("5m").rounds_per_trigger(), 1);
+    }
+
+    #[test]
     fn group_names_round_trip() {
         let key = GroupKey::for_id("abc", Interval::parse("5m").unwrap());
         assert_eq!(GroupKey::parse(&key.name()).unwrap(), key);
         assert!(GroupKey::parse("5m-99").is_err());
+        assert!(GroupKey::parse("5m-31").is_ok());
     }
 }
