@@ -74,9 +74,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         "target at {} ({}); {curl}; {samples} sequential samples and {in_flight} in flight per delay",
         target.base,
         if target.realtime {
-            "timer thread SCHED_FIFO"
+            "target threads SCHED_FIFO"
         } else {
-            "timer thread at normal priority: SCHED_FIFO refused"
+            "target threads at normal priority: SCHED_FIFO refused"
         }
     );
 
@@ -348,9 +348,8 @@ impl Drop for TargetProcess {
 
 /// Child side: serve until stdin closes, answering `peak` requests.
 async fn serve_target() -> anyhow::Result<ExitCode> {
-    let (addr, pending, realtime) = target::start()
-        .await
-        .context("failed to start the benchmark target")?;
+    let (addr, pending, realtime) =
+        target::start().context("failed to start the benchmark target")?;
     let mut stdout = std::io::stdout();
     let priority = if realtime { "realtime" } else { "normal" };
     writeln!(stdout, "{addr} {priority}")?;

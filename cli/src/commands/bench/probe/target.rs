@@ -11,9 +11,11 @@
 //! - one timer thread keeps the pending deadlines and writes each response itself, with a
 //!   non-blocking `send` on the connection's socket, at its deadline. It asks for
 //!   real-time scheduling (`SCHED_FIFO`) and a 1 ns timer slack so that a machine busy
-//!   with the clients does not delay it; where that is refused it runs at normal priority
-//!   and the benchmark says so;
-//! - Tokio tasks only accept connections and read requests.
+//!   with the clients does not delay it; where that is refused (no `CAP_SYS_NICE`) the
+//!   threads run at normal priority and the benchmark says so;
+//! - Tokio tasks, on a single-threaded runtime of their own in a second real-time thread
+//!   (below the timer's priority), only accept connections and read requests, so a
+//!   machine busy with other work does not hold requests unread past their deadline.
 //!
 //! Routes: `/delay/{ms}` and anything else (answered at once). Responses are
 //! `200 ok`, kept alive. The server counts the requests waiting for their deadline and
@@ -22,6 +24,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -84,8 +87,58 @@ impl Pending {
 }
 
 /// Starts the server on 127.0.0.1; returns its address, the pending counter and whether
-/// the timer thread got real-time scheduling.
-pub(super) async fn start() -> io::Result<(std::net::SocketAddr, Arc<Pending>, bool)> {
+/// both of its threads got real-time scheduling.
+pub(super) fn start() -> io::Result<(SocketAddr, Arc<Pending>, bool)> {
+    let pending = Arc::new(Pending::default());
+    let (timer_tx, timer_rx) = mpsc::channel();
+    let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+    let timer_pending = pending.clone();
+    std::thread::Builder::new()
+        .name("bench-target-timer".into())
+        .spawn(move || {
+            let _ = ready_tx.send(prioritise_this_thread(TIMER_PRIORITY));
+            timer_loop(timer_rx, &timer_pending);
+        })?;
+    let timer_realtime = ready_rx.recv().unwrap_or(false);
+
+    let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+    let io_pending = pending.clone();
+    std::thread::Builder::new()
+        .name("bench-target-io".into())
+        .spawn(move || {
+            let realtime = prioritise_this_thread(IO_PRIORITY);
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match listen() {
+                    Ok(listener) => {
+                        let addr = listener.local_addr();
+                        let _ = ready_tx.send(addr.map(|a| (a, realtime)));
+                        accept_loop(listener, timer_tx, io_pending).await;
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+        })?;
+    let (addr, io_realtime) = ready_rx.recv().map_err(io::Error::other)??;
+    Ok((addr, pending, timer_realtime && io_realtime))
+}
+
+/// Real-time priorities: the timer thread above the thread that accepts and reads.
+const TIMER_PRIORITY: i32 = 20;
+const IO_PRIORITY: i32 = 10;
+
+fn listen() -> io::Result<TcpListener> {
     let socket = TcpSocket::new_v4()?;
     socket.set_reuseaddr(true)?;
     socket.bind("127.0.0.1:0".parse().expect("valid address"))?;
@@ -93,36 +146,29 @@ pub(super) async fn start() -> io::Result<(std::net::SocketAddr, Arc<Pending>, b
     // request arrives; accepted sockets are enabled again below to be sure.
     #[cfg(target_os = "linux")]
     kernel_time::enable(socket.as_raw_fd());
-    let listener = socket.listen(4096)?;
-    let addr = listener.local_addr()?;
-    let pending = Arc::new(Pending::default());
-    let (tx, rx) = mpsc::channel();
-    let (rt_tx, rt_rx) = std::sync::mpsc::sync_channel(1);
-    let timer_pending = pending.clone();
-    std::thread::Builder::new()
-        .name("bench-target-timer".into())
-        .spawn(move || {
-            let _ = rt_tx.send(prioritise_this_thread());
-            timer_loop(rx, &timer_pending);
-        })?;
-    let realtime = rt_rx.recv().unwrap_or(false);
-    tokio::spawn(accept_loop(listener, tx, pending.clone()));
-    Ok((addr, pending, realtime))
+    // A deep backlog: a thousand connections arrive at once.
+    socket.listen(4096)
 }
 
-/// `SCHED_FIFO` and a 1 ns timer slack for the calling thread; true when real-time.
-fn prioritise_this_thread() -> bool {
+/// `SCHED_FIFO` at `priority` and a 1 ns timer slack for the calling thread; true when
+/// real-time.
+fn prioritise_this_thread(priority: i32) -> bool {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: plain system calls on the calling thread with values we own.
         unsafe {
             libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
-            let param = libc::sched_param { sched_priority: 10 };
+            let param = libc::sched_param {
+                sched_priority: priority,
+            };
             libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0
         }
     }
     #[cfg(not(target_os = "linux"))]
-    false
+    {
+        let _ = priority;
+        false
+    }
 }
 
 fn timer_loop(rx: mpsc::Receiver<Due>, pending: &Pending) {
