@@ -9,7 +9,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, Select, StreamSpecification,
+    StreamViewType,
 };
 use aws_sdk_dynamodb::Client;
 use tracing::Instrument;
@@ -169,7 +170,59 @@ impl DynamoCheckRepository {
         }
     }
 
-    async fn collect(&self, group: Option<GroupKey>) -> Result<LoadedChecks, AwsError> {
+    /// Counts the group's items that `region` probes (enabled, and the region listed or
+    /// none): a `Query` with `Select=COUNT` on [`GROUP_INDEX`], no item read back.
+    pub async fn count_group(&self, group: GroupKey, region: &str) -> Result<u64, AwsError> {
+        let mut count = 0u64;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GROUP_INDEX)
+                .select(Select::Count)
+                .key_condition_expression("#g = :g")
+                .filter_expression(
+                    "(attribute_not_exists(#r) OR size(#r) = :zero OR contains(#r, :region)) \
+                     AND (attribute_not_exists(#e) OR #e = :yes)",
+                )
+                .expression_attribute_names("#g", GROUP_ATTR)
+                .expression_attribute_names("#r", "regions")
+                .expression_attribute_names("#e", "enabled")
+                .expression_attribute_values(":g", AttributeValue::S(group.name()))
+                .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+                .expression_attribute_values(":region", AttributeValue::S(region.into()))
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .instrument(tracing::info_span!("aws.dynamodb.Query", group = %group.name(), select = "COUNT"))
+                .await
+                .map_err(|e| AwsError::call("dynamodb", "Query", e))?;
+            count += out.count.max(0) as u64;
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(count)
+    }
+
+    /// Every check (a `Scan`), with the `schedule_group` each valid item has stored
+    /// (`None` when missing), so stale groups can be rewritten.
+    pub async fn all_with_stored_groups(
+        &self,
+    ) -> Result<(LoadedChecks, HashMap<String, Option<String>>), AwsError> {
+        let mut stored = HashMap::new();
+        let loaded = self.collect(None, Some(&mut stored)).await?;
+        Ok((loaded, stored))
+    }
+
+    async fn collect(
+        &self,
+        group: Option<GroupKey>,
+        mut stored: Option<&mut HashMap<String, Option<String>>>,
+    ) -> Result<LoadedChecks, AwsError> {
         let mut loaded = LoadedChecks::default();
         let mut start: Option<Item> = None;
         loop {
@@ -204,8 +257,17 @@ impl DynamoCheckRepository {
                 }
             };
             for item in items {
+                let group_attr = match item.get(GROUP_ATTR) {
+                    Some(AttributeValue::S(g)) => Some(g.clone()),
+                    _ => None,
+                };
                 match item_to_check(serde_dynamo::Item::from(item)) {
-                    Ok(check) => loaded.checks.push(check),
+                    Ok(check) => {
+                        if let Some(stored) = stored.as_deref_mut() {
+                            stored.insert(check.id.clone(), group_attr);
+                        }
+                        loaded.checks.push(check)
+                    }
                     Err(errors) => {
                         for e in &errors {
                             tracing::warn!(check_id = %e.check_id, field = %e.field, value = %e.value, reason = %e.reason, "skipping an invalid check item");
@@ -225,11 +287,11 @@ impl DynamoCheckRepository {
 
 impl CheckRepository for DynamoCheckRepository {
     async fn all(&self) -> Result<LoadedChecks, PortError> {
-        Ok(self.collect(None).await?)
+        Ok(self.collect(None, None).await?)
     }
 
     async fn group(&self, key: GroupKey) -> Result<LoadedChecks, PortError> {
-        Ok(self.collect(Some(key)).await?)
+        Ok(self.collect(Some(key), None).await?)
     }
 }
 

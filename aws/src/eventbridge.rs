@@ -4,7 +4,9 @@
 use aws_sdk_eventbridge::types::{RuleState, Target};
 use aws_sdk_eventbridge::Client;
 use tracing::Instrument;
-use webmon_core::reconcile::{Change, ExistingRule, ExistingTarget, TARGET_ID};
+use webmon_core::reconcile::{
+    Change, ExistingRule, ExistingTarget, DEFAULT_BIN_CAPACITY, TARGET_ID,
+};
 
 use crate::AwsError;
 
@@ -12,6 +14,8 @@ use crate::AwsError;
 pub const PROBE_ARN_ENV: &str = "WEBMON_PROBE_ARN";
 /// Environment variable overriding the rule prefix.
 pub const PREFIX_ENV: &str = "WEBMON_RULE_PREFIX";
+/// Environment variable overriding the bin capacity (executions per trigger minute).
+pub const BIN_CAPACITY_ENV: &str = "WEBMON_BIN_CAPACITY";
 
 /// The rules we manage on the default event bus.
 #[derive(Debug, Clone)]
@@ -19,6 +23,7 @@ pub struct EventBridgeRules {
     client: Client,
     prefix: String,
     target_arn: String,
+    bin_capacity: u64,
 }
 
 impl EventBridgeRules {
@@ -28,7 +33,19 @@ impl EventBridgeRules {
             client,
             prefix: prefix.into(),
             target_arn: target_arn.into(),
+            bin_capacity: DEFAULT_BIN_CAPACITY,
         }
+    }
+
+    /// Sets the bin capacity: check executions per trigger minute one rule carries.
+    pub fn with_bin_capacity(mut self, capacity: u64) -> Self {
+        self.bin_capacity = capacity.max(1);
+        self
+    }
+
+    /// The bin capacity.
+    pub fn bin_capacity(&self) -> u64 {
+        self.bin_capacity
     }
 
     /// The rule prefix.
@@ -138,8 +155,8 @@ impl EventBridgeRules {
                         .schedule_expression(&spec.schedule_expression)
                         .state(RuleState::Enabled)
                         .description(format!(
-                            "webmon: probes schedule group {}",
-                            spec.group.name()
+                            "webmon: probes {} schedule groups",
+                            spec.groups.len()
                         ))
                         .send()
                         .instrument(tracing::info_span!("aws.events.PutRule", rule = %spec.name))

@@ -1,17 +1,24 @@
 //! The config Lambda: keeps one region's EventBridge trigger rules in step with the
 //! check table, fed by the table replica's stream.
 //!
+//! Rules are bin-packed groups ([`webmon_core::reconcile::pack`]): a group's load is its
+//! checks this region probes times the executions each has per trigger minute, and
+//! groups of one trigger period share rules up to `WEBMON_BIN_CAPACITY` executions.
+//!
 //! - [`handle_stream`]: a stream batch touches some schedule groups (the old and new
-//!   image of each record); each touched group keeps its rule while it holds at least
-//!   one valid, enabled check this region probes, and loses it otherwise. Rules are read
-//!   and changed only where they differ, so a replayed batch changes nothing. Items
-//!   written without `schedule_group` get it set, so the probe's group query finds them.
-//! - [`resync`]: the whole table against every `webmon-` rule, deleting orphans.
+//!   image of each record). For each trigger period touched, the groups its rules name
+//!   and the touched ones are counted (`Query` with `Select=COUNT` on `by_group`), packed
+//!   again, and the rules changed only where they differ, so a replayed batch changes
+//!   nothing; a group whose last check went drops out, and a bin no longer needed is
+//!   deleted. Items written without `schedule_group` (or with one from an older release)
+//!   get it set, so the probe's group query finds them.
+//! - [`resync`]: the whole table against every `webmon-` rule, deleting orphans (and the
+//!   one-rule-per-group rules of older releases), rewriting stale `schedule_group`s.
 //! - [`handle`]: the Lambda entry, dispatching `{"resync": true}` or a stream event.
 //!
 //! An invalid item is logged (id, field, value, reason) and skipped. A failing AWS call
-//! fails only the stream records that touched the group concerned (partial batch
-//! response), so the stream retries them.
+//! fails only the stream records that touched the trigger period concerned (partial
+//! batch response), so the stream retries them.
 
 pub mod ports;
 
@@ -20,13 +27,18 @@ use std::time::Instant;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use futures::future::BoxFuture;
+use futures::{stream, StreamExt};
 use serde::Serialize;
 use webmon_aws::dynamodb::{item_group, item_id, item_to_check};
 use webmon_core::check::Check;
-use webmon_core::reconcile::{plan, rule_name, Change, Scope};
+use webmon_core::reconcile::{group_load, pack, plan, slug_of_rule, Change, ExistingRule, Scope};
 use webmon_core::schedule::GroupKey;
 
 pub use ports::{CheckTable, TriggerRules};
+
+/// Group counts queried at once.
+const COUNT_CONCURRENCY: usize = 16;
 
 /// What an invocation did.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
@@ -37,6 +49,8 @@ pub struct Summary {
     pub invalid_items: usize,
     /// Groups examined.
     pub groups: usize,
+    /// Rules wanted, after packing, for the trigger periods reconciled.
+    pub rules: usize,
     /// Rules created or updated.
     pub rules_put: usize,
     /// Rules deleted.
@@ -132,11 +146,39 @@ pub async fn handle_stream<T: CheckTable, R: TriggerRules>(
             touched.entry(g).or_default().push(seq.clone());
         }
     }
-    summary.groups = touched.len();
+    let mut by_slug: BTreeMap<String, (BTreeSet<GroupKey>, Vec<String>)> = BTreeMap::new();
     for (group, seqs) in &touched {
-        if let Err(e) = reconcile_group(table, rules, region, *group, &latest, &mut summary).await {
-            tracing::warn!(group = %group.name(), error = %e, "failed to reconcile a group; its records will be retried");
-            failed.extend(seqs.iter().cloned());
+        let entry = by_slug.entry(group.trigger_slug()).or_default();
+        entry.0.insert(*group);
+        entry.1.extend(seqs.iter().cloned());
+    }
+    if !by_slug.is_empty() {
+        match rules.list().await {
+            Ok(existing) => {
+                for (slug, (groups, seqs)) in &by_slug {
+                    // Type-erased: the nested futures are otherwise too deep a type.
+                    let reconcile: BoxFuture<'_, Result<(), String>> =
+                        Box::pin(reconcile_schedule(
+                            table,
+                            rules,
+                            region,
+                            slug,
+                            groups,
+                            &latest,
+                            &existing,
+                            &mut summary,
+                        ));
+                    let done = reconcile.await;
+                    if let Err(e) = done {
+                        tracing::warn!(schedule = %slug, error = %e, "failed to reconcile a schedule; its records will be retried");
+                        failed.extend(seqs.iter().cloned());
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "failed to list the rules; the batch will be retried");
+                failed.extend(touched.values().flatten().cloned());
+            }
         }
     }
     summary.failed_records = failed.len();
@@ -145,6 +187,7 @@ pub async fn handle_stream<T: CheckTable, R: TriggerRules>(
         records = summary.records,
         invalid_items = summary.invalid_items,
         groups = summary.groups,
+        rules = summary.rules,
         rules_put = summary.rules_put,
         rules_deleted = summary.rules_deleted,
         groups_backfilled = summary.groups_backfilled,
@@ -164,47 +207,62 @@ pub async fn handle_stream<T: CheckTable, R: TriggerRules>(
     (response, summary)
 }
 
-async fn reconcile_group<T: CheckTable, R: TriggerRules>(
+/// Re-packs the rules of one trigger period (`every-1m`): the groups its rules name now
+/// and the groups the batch touched are counted (a `COUNT` query each), and packed.
+#[allow(clippy::too_many_arguments)]
+async fn reconcile_schedule<T: CheckTable, R: TriggerRules>(
     table: &T,
     rules: &R,
     region: &str,
-    group: GroupKey,
+    slug: &str,
+    touched: &BTreeSet<GroupKey>,
     latest: &HashMap<String, Option<Check>>,
+    existing: &[ExistingRule],
     summary: &mut Summary,
 ) -> Result<(), String> {
-    let loaded = table.group(group).await.map_err(|e| e.to_string())?;
-    // The batch's latest states override the index, which may lag behind the table.
-    let mut members: BTreeSet<&str> = loaded
-        .checks
-        .iter()
-        .filter(|c| c.runs_in(region) && !latest.contains_key(&c.id))
-        .map(|c| c.id.as_str())
-        .collect();
-    members.extend(
-        latest
+    let prefix = rules.prefix();
+    let mut groups = touched.clone();
+    for rule in existing {
+        if slug_of_rule(prefix, &rule.name).as_deref() == Some(slug) {
+            groups.extend(
+                rule.groups()
+                    .into_iter()
+                    .filter(|g| g.trigger_slug() == slug),
+            );
+        }
+    }
+    summary.groups += groups.len();
+    let counts: Vec<(GroupKey, Result<u64, String>)> = stream::iter(groups)
+        .map(|g| async move {
+            (
+                g,
+                table
+                    .count_group(g, region)
+                    .await
+                    .map_err(|e| e.to_string()),
+            )
+        })
+        .buffer_unordered(COUNT_CONCURRENCY)
+        .collect()
+        .await;
+    let mut loads = BTreeMap::new();
+    for (group, count) in counts {
+        // The index may lag behind the table: a check this batch put in the group is
+        // counted even if the index does not show it yet.
+        let in_batch = latest
             .values()
             .flatten()
             .filter(|c| GroupKey::of(c) == group && c.runs_in(region))
-            .map(|c| c.id.as_str()),
-    );
-    let wanted: BTreeSet<GroupKey> = if members.is_empty() {
-        BTreeSet::new()
-    } else {
-        [group].into()
-    };
-    let existing: Vec<_> = rules
-        .describe(&rule_name(rules.prefix(), group))
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .collect();
-    let changes = plan(
-        rules.prefix(),
-        rules.target_arn(),
-        &wanted,
-        &Scope::Groups([group].into()),
-        &existing,
-    );
+            .count() as u64;
+        let count = count?.max(in_batch);
+        if count > 0 {
+            loads.insert(group, group_load(group, count));
+        }
+    }
+    let wanted = pack(prefix, &loads, rules.bin_capacity());
+    summary.rules += wanted.len();
+    let scope = Scope::Schedules([slug.to_string()].into());
+    let changes = plan(prefix, rules.target_arn(), &wanted, &scope, existing);
     apply(rules, &changes, summary).await
 }
 
@@ -230,7 +288,10 @@ pub async fn resync<T: CheckTable, R: TriggerRules>(
     region: &str,
 ) -> Result<Summary, String> {
     let started = Instant::now();
-    let loaded = table.all().await.map_err(|e| e.to_string())?;
+    let (loaded, stored) = table
+        .all_with_stored_groups()
+        .await
+        .map_err(|e| e.to_string())?;
     let mut summary = Summary {
         invalid_items: loaded.errors.len(),
         ..Default::default()
@@ -238,13 +299,29 @@ pub async fn resync<T: CheckTable, R: TriggerRules>(
     for e in &loaded.errors {
         tracing::error!(check_id = %e.check_id, field = %e.field, value = %e.value, reason = %e.reason, "invalid check item skipped");
     }
-    let wanted: BTreeSet<GroupKey> = loaded
-        .checks
-        .iter()
-        .filter(|c| c.runs_in(region))
-        .map(GroupKey::of)
+    // Items without their group, or with one computed by an older release (another
+    // number of shards), are rewritten so the probe's group query finds them.
+    for check in &loaded.checks {
+        let group = GroupKey::of(check);
+        if stored.get(&check.id).cloned().flatten() != Some(group.name()) {
+            table
+                .set_group(&check.id, group)
+                .await
+                .map_err(|e| format!("failed to set the group of check {}: {e}", check.id))?;
+            summary.groups_backfilled += 1;
+        }
+    }
+    let mut counts: BTreeMap<GroupKey, u64> = BTreeMap::new();
+    for check in loaded.checks.iter().filter(|c| c.runs_in(region)) {
+        *counts.entry(GroupKey::of(check)).or_default() += 1;
+    }
+    summary.groups = counts.len();
+    let loads = counts
+        .into_iter()
+        .map(|(g, n)| (g, group_load(g, n)))
         .collect();
-    summary.groups = wanted.len();
+    let wanted = pack(rules.prefix(), &loads, rules.bin_capacity());
+    summary.rules = wanted.len();
     let existing = rules.list().await.map_err(|e| e.to_string())?;
     let changes = plan(
         rules.prefix(),
@@ -259,8 +336,10 @@ pub async fn resync<T: CheckTable, R: TriggerRules>(
         checks = loaded.checks.len(),
         invalid_items = summary.invalid_items,
         groups = summary.groups,
+        rules = summary.rules,
         rules_put = summary.rules_put,
         rules_deleted = summary.rules_deleted,
+        groups_backfilled = summary.groups_backfilled,
         duration_ms = started.elapsed().as_millis() as u64,
         "resync done"
     );

@@ -1,11 +1,13 @@
 //! Config Lambda entry point: read the settings, build the adapters, serve events.
 
+#![recursion_limit = "256"]
+
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use tracing::Instrument;
 use webmon_aws::config::{current_region, env, env_or, AwsTarget};
 use webmon_aws::dynamodb::{DynamoCheckRepository, DEFAULT_TABLE, TABLE_ENV};
-use webmon_aws::eventbridge::{EventBridgeRules, PREFIX_ENV, PROBE_ARN_ENV};
-use webmon_core::reconcile::RULE_PREFIX;
+use webmon_aws::eventbridge::{EventBridgeRules, BIN_CAPACITY_ENV, PREFIX_ENV, PROBE_ARN_ENV};
+use webmon_core::reconcile::{DEFAULT_BIN_CAPACITY, RULE_PREFIX};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -20,7 +22,8 @@ async fn main() -> Result<(), Error> {
         aws_sdk_eventbridge::Client::new(&config),
         env_or(PREFIX_ENV, RULE_PREFIX),
         env(PROBE_ARN_ENV)?,
-    );
+    )
+    .with_bin_capacity(env_or(BIN_CAPACITY_ENV, &DEFAULT_BIN_CAPACITY.to_string()).parse()?);
     let (table, rules, region) = (&table, &rules, region.as_str());
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

@@ -1,5 +1,5 @@
-//! The config Lambda against moto's server: real stream event fixtures, rules and
-//! targets read back from EventBridge, API calls counted by the emulator's proxy.
+//! The config Lambda against moto's server: real stream event fixtures, bin-packed rules
+//! and targets read back from EventBridge, API calls counted by the emulator's proxy.
 
 use std::collections::HashMap;
 
@@ -13,6 +13,8 @@ use webmon_core::schedule::GroupKey;
 
 const REGION: &str = "eu-west-1";
 const ARN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:webmon-probe";
+/// The one rule of the every-minute schedule.
+const RULE: &str = "webmon-every-1m-0";
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
@@ -91,6 +93,18 @@ async fn rule_names(events: &aws_sdk_eventbridge::Client) -> Vec<String> {
     names
 }
 
+async fn input_of(events: &aws_sdk_eventbridge::Client) -> serde_json::Value {
+    let targets = events
+        .list_targets_by_rule()
+        .rule(RULE)
+        .send()
+        .await
+        .unwrap()
+        .targets
+        .unwrap();
+    serde_json::from_str(targets[0].input.as_deref().unwrap()).unwrap()
+}
+
 #[tokio::test]
 async fn stream_creates_rules_replay_changes_nothing_and_removal_deletes() {
     let s = setup().await;
@@ -104,24 +118,14 @@ async fn stream_creates_rules_replay_changes_nothing_and_removal_deletes() {
     );
     assert_eq!(summary.groups_backfilled, 3);
 
+    // home (1 min) and api (30 s) both fire every minute: one rule carries both groups.
     let (home, api) = (group_of("home", "1m"), group_of("api", "30s"));
-    let mut expected = vec![
-        format!("webmon-{}", home.name()),
-        format!("webmon-{}", api.name()),
-    ];
-    expected.sort();
     assert_eq!(
         rule_names(&s.events).await,
-        expected,
+        [RULE],
         "us-only runs elsewhere; broken is invalid"
     );
-    let rule = s
-        .events
-        .describe_rule()
-        .name(format!("webmon-{}", api.name()))
-        .send()
-        .await
-        .unwrap();
+    let rule = s.events.describe_rule().name(RULE).send().await.unwrap();
     assert_eq!(
         rule.schedule_expression.as_deref(),
         Some("cron(* * * * ? *)")
@@ -129,7 +133,7 @@ async fn stream_creates_rules_replay_changes_nothing_and_removal_deletes() {
     let targets = s
         .events
         .list_targets_by_rule()
-        .rule(format!("webmon-{}", api.name()))
+        .rule(RULE)
         .send()
         .await
         .unwrap()
@@ -137,9 +141,12 @@ async fn stream_creates_rules_replay_changes_nothing_and_removal_deletes() {
         .unwrap();
     assert_eq!(targets.len(), 1);
     assert_eq!(targets[0].arn, ARN);
-    let input: serde_json::Value =
-        serde_json::from_str(targets[0].input.as_deref().unwrap()).unwrap();
-    assert_eq!(input, serde_json::json!({ "group": api.name() }));
+    let mut groups = vec![home, api];
+    groups.sort();
+    assert_eq!(
+        input_of(&s.events).await,
+        serde_json::json!({ "groups": groups.iter().map(GroupKey::name).collect::<Vec<_>>() })
+    );
 
     // The items now carry their group, so the probe's index query finds them.
     let item = s
@@ -166,17 +173,37 @@ async fn stream_creates_rules_replay_changes_nothing_and_removal_deletes() {
         "a replay makes no EventBridge change"
     );
 
-    // Removing the group's last check removes its rule, and only that one.
+    // Removing the group's last check drops the group from the rule's input.
     s.table.delete("api").await.unwrap();
     let remove: Event = serde_json::from_str(&fixture("stream_remove.json")).unwrap();
     let (response, summary) =
-        config_lambda::handle_stream(&s.table, &s.rules, REGION, remove).await;
+        config_lambda::handle_stream(&s.table, &s.rules, REGION, remove.clone()).await;
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(summary.rules_deleted, 1);
+    assert_eq!((summary.rules_put, summary.rules_deleted), (1, 0));
+    assert_eq!(rule_names(&s.events).await, [RULE]);
     assert_eq!(
-        rule_names(&s.events).await,
-        vec![format!("webmon-{}", home.name())]
+        input_of(&s.events).await,
+        serde_json::json!({ "groups": [home.name()] })
     );
+
+    // The schedule's last check gone, its rule goes too.
+    s.table.delete("home").await.unwrap();
+    let mut last = remove;
+    let home_item: Item = serde_dynamo::to_item(
+        serde_json::from_str::<HashMap<String, serde_json::Value>>(&fixture("items.json")).unwrap()
+            ["home"]
+            .clone(),
+    )
+    .unwrap();
+    last.records[0].change.keys = serde_dynamo::Item::from(HashMap::from([(
+        "pk".to_string(),
+        aws_sdk_dynamodb::types::AttributeValue::S("home".into()),
+    )]));
+    last.records[0].change.old_image = serde_dynamo::Item::from(home_item);
+    let (response, summary) = config_lambda::handle_stream(&s.table, &s.rules, REGION, last).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!((summary.rules_put, summary.rules_deleted), (0, 1));
+    assert!(rule_names(&s.events).await.is_empty());
 }
 
 #[tokio::test]
@@ -186,6 +213,29 @@ async fn resync_restores_missing_rules_and_removes_orphans_only() {
         .put_rule()
         .name("webmon-junk")
         .schedule_expression("rate(5 minutes)")
+        .send()
+        .await
+        .unwrap();
+    // A rule of an older release (one per group) and an item with a stale group.
+    s.events
+        .put_rule()
+        .name("webmon-1m-3")
+        .schedule_expression("cron(* * * * ? *)")
+        .send()
+        .await
+        .unwrap();
+    s.ddb
+        .update_item()
+        .table_name("webmon-checks")
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("home".into()),
+        )
+        .update_expression("SET schedule_group = :g")
+        .expression_attribute_values(
+            ":g",
+            aws_sdk_dynamodb::types::AttributeValue::S("1m-40".into()),
+        )
         .send()
         .await
         .unwrap();
@@ -200,24 +250,26 @@ async fn resync_restores_missing_rules_and_removes_orphans_only() {
     let out = config_lambda::handle(&s.table, &s.rules, REGION, payload.clone())
         .await
         .unwrap();
-    assert_eq!(out["rules_put"], 2);
-    assert_eq!(out["rules_deleted"], 1);
+    assert_eq!(out["rules_put"], 1);
+    assert_eq!(out["rules"], 1);
+    assert_eq!(out["rules_deleted"], 2, "the orphan and the one-group rule");
     assert_eq!(out["invalid_items"], 1);
-    let (home, api) = (group_of("home", "1m"), group_of("api", "30s"));
-    let mut expected = vec![
-        format!("webmon-{}", home.name()),
-        format!("webmon-{}", api.name()),
-        "someone-elses-rule".to_string(),
-    ];
-    expected.sort();
-    assert_eq!(rule_names(&s.events).await, expected);
+    assert_eq!(
+        out["groups_backfilled"], 3,
+        "home, api and us-only had no group, or a stale one"
+    );
+    assert_eq!(rule_names(&s.events).await, ["someone-elses-rule", RULE]);
     let before = mutations(&s.emulator);
     let again = config_lambda::handle(&s.table, &s.rules, REGION, payload)
         .await
         .unwrap();
     assert_eq!(
-        (again["rules_put"].as_u64(), again["rules_deleted"].as_u64()),
-        (Some(0), Some(0))
+        (
+            again["rules_put"].as_u64(),
+            again["rules_deleted"].as_u64(),
+            again["groups_backfilled"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
     );
     assert_eq!(mutations(&s.emulator), before);
 }
@@ -244,5 +296,5 @@ async fn transient_failures_are_reported_for_retry_by_sequence_number() {
     s.emulator.clear_faults();
     let (response, _) = config_lambda::handle_stream(&s.table, &s.rules, REGION, event).await;
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(rule_names(&s.events).await.len(), 2);
+    assert_eq!(rule_names(&s.events).await, [RULE]);
 }

@@ -1,12 +1,12 @@
 //! `webmon resync`: reconcile one region's EventBridge rules with the whole check table
 //! (the config Lambda's resync mode, run from a workstation): missing rules are created,
-//! stale ones updated, orphan `webmon-` rules deleted.
+//! stale ones updated, orphan `webmon-` rules deleted, stale `schedule_group`s rewritten.
 
 use std::process::ExitCode;
 
 use webmon_aws::dynamodb::DynamoCheckRepository;
-use webmon_aws::eventbridge::{EventBridgeRules, PREFIX_ENV, PROBE_ARN_ENV};
-use webmon_core::reconcile::RULE_PREFIX;
+use webmon_aws::eventbridge::{EventBridgeRules, BIN_CAPACITY_ENV, PREFIX_ENV, PROBE_ARN_ENV};
+use webmon_core::reconcile::{DEFAULT_BIN_CAPACITY, RULE_PREFIX};
 
 use super::checks::TableArgs;
 
@@ -21,6 +21,9 @@ pub struct Args {
     /// Rule name prefix.
     #[arg(long, env = PREFIX_ENV, default_value = RULE_PREFIX)]
     prefix: String,
+    /// Check executions per trigger minute one rule (one probe invocation) carries.
+    #[arg(long, env = BIN_CAPACITY_ENV, default_value_t = DEFAULT_BIN_CAPACITY)]
+    bin_capacity: u64,
 }
 
 /// Runs `webmon resync`.
@@ -36,13 +39,19 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         aws_sdk_eventbridge::Client::new(&config),
         &args.prefix,
         &args.probe_arn,
-    );
+    )
+    .with_bin_capacity(args.bin_capacity);
     let summary = config_lambda::resync(&table, &rules, &region)
         .await
         .map_err(|e| anyhow::anyhow!("failed to resync {region}: {e}"))?;
     println!(
-        "{region}: {} groups, {} rules put, {} rules deleted, {} invalid items",
-        summary.groups, summary.rules_put, summary.rules_deleted, summary.invalid_items
+        "{region}: {} groups in {} rules, {} rules put, {} rules deleted, {} groups rewritten, {} invalid items",
+        summary.groups,
+        summary.rules,
+        summary.rules_put,
+        summary.rules_deleted,
+        summary.groups_backfilled,
+        summary.invalid_items
     );
     Ok(if summary.invalid_items == 0 {
         ExitCode::SUCCESS
