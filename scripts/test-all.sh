@@ -34,6 +34,10 @@ step() {
 # that run the real `webmon` binary, doc tests.
 step "cargo test --workspace" cargo test --workspace
 
+# The Pulumi YAML programs checked offline against the AWS provider's own definitions
+# (the Pulumi CLI is not needed), with the planted-mistake fixtures.
+step "infra: offline Pulumi checks" python3 -m pytest infra-tests -q
+
 # The real Lambda binaries under `cargo lambda watch` on moto's server, each invoked once
 # with its event fixture (needs cargo-lambda and moto[server]).
 step "lambda binaries under cargo lambda watch" bash scripts/lambda-watch-smoke.sh
