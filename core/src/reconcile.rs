@@ -197,9 +197,8 @@ pub fn slug_of_rule(prefix: &str, name: &str) -> Option<String> {
         return Some(group.trigger_slug());
     }
     let (slug, bin) = rest.rsplit_once('-')?;
-    let ok = slug.starts_with("every-")
-        && !bin.is_empty()
-        && bin.bytes().all(|b| b.is_ascii_digit());
+    let ok =
+        slug.starts_with("every-") && !bin.is_empty() && bin.bytes().all(|b| b.is_ascii_digit());
     ok.then(|| slug.to_string())
 }
 

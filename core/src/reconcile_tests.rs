@@ -105,7 +105,11 @@ fn inputs_stay_under_the_eventbridge_limit() {
         .map(|n| group("1d", n as u32 % SHARDS))
         .collect();
     rules.push(RuleSpec::for_bin(RULE_PREFIX, 0, many));
-    assert!(rules[1].input.len() < MAX_INPUT_CHARS, "{}", rules[1].input.len());
+    assert!(
+        rules[1].input.len() < MAX_INPUT_CHARS,
+        "{}",
+        rules[1].input.len()
+    );
 }
 
 #[test]
