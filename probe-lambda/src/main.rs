@@ -1,5 +1,7 @@
 //! Probe Lambda entry point: read the settings, build the adapters, serve events.
 
+#![recursion_limit = "256"]
+
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use tracing::Instrument;
 use webmon_aws::config::{current_region, env, env_or, AwsTarget};

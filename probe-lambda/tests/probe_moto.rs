@@ -40,7 +40,8 @@ async fn scheduled_event_probes_its_group_and_sends_packed_results() {
     let (queue, _) = common::home_queue(&emulator, "eu-central-1").await;
     let group = GroupKey::parse("1m-3").unwrap();
     // 30 checks of group 1m-3 (one only for another region, one disabled), and 20
-    // checks of other groups that must not be probed.
+    // checks of other groups (not 1m-4, the fixture's other group) that must not be
+    // probed.
     let ids: Vec<String> = (0..2000).map(|n| format!("c{n}")).collect();
     let in_group = |id: &String| GroupKey::for_id(id, Interval::parse("1m").unwrap()) == group;
     for (i, id) in ids.iter().filter(|id| in_group(id)).take(30).enumerate() {
@@ -52,7 +53,12 @@ async fn scheduled_event_probes_its_group_and_sends_packed_results() {
         }
         region.table.put(&check).await.unwrap();
     }
-    for id in ids.iter().filter(|id| !in_group(id)).take(20) {
+    let other = GroupKey::parse("1m-4").unwrap();
+    for id in ids
+        .iter()
+        .filter(|id| !in_group(id) && GroupKey::for_id(id, Interval::parse("1m").unwrap()) != other)
+        .take(20)
+    {
         region
             .table
             .put(&common::check(id, &target.url("/ok"), "1m", &[]))
@@ -102,7 +108,7 @@ async fn scheduled_event_probes_its_group_and_sends_packed_results() {
     )
     .await
     .unwrap();
-    assert_eq!(summary.group, "1m-3");
+    assert_eq!(summary.groups, ["1m-3", "1m-4"]);
     assert_eq!(
         (summary.checks, summary.invalid_items, summary.probed_checks),
         (30, 1, 28)
@@ -110,8 +116,8 @@ async fn scheduled_event_probes_its_group_and_sends_packed_results() {
     assert_eq!((summary.executions, summary.results_sent), (28, 28));
     assert_eq!(
         emulator.count("dynamodb", "Query"),
-        1,
-        "the group is queried, never scanned"
+        2,
+        "each group is queried, never scanned"
     );
     assert_eq!(emulator.count("dynamodb", "Scan"), 0);
     assert_eq!(
@@ -144,8 +150,9 @@ async fn scheduled_event_probes_its_group_and_sends_packed_results() {
         "the event's minute"
     );
 
-    // The rule's own input (no time): the trigger minute is the clock's; the results of
-    // a second invocation are no longer marked cold.
+    // A rule's own input (no time; here the one-group input of older releases, still
+    // read): the trigger minute is the clock's; the results of a second invocation are
+    // no longer marked cold.
     let clock = EndOfMinute(1_767_261_960_000 + 59_999);
     let summary = probe_lambda::handle(
         &region.table,
@@ -158,6 +165,7 @@ async fn scheduled_event_probes_its_group_and_sends_packed_results() {
     .await
     .unwrap();
     assert_eq!(summary.results_sent, 28);
+    assert_eq!(summary.groups, ["1m-3"]);
     let results = webmon_aws::envelope::decode(&queue.receive(0).await.unwrap()[0].body)
         .unwrap()
         .results;
