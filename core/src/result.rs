@@ -62,9 +62,10 @@ pub struct Phases {
     pub connect_ms: f64,
     /// TLS handshake (0 for http).
     pub tls_ms: f64,
-    /// Request written to response headers received.
+    /// First request byte written to first response byte received (kernel receive
+    /// timestamp where available, see [`ProbeHealth::kernel_timestamps`]).
     pub ttfb_ms: f64,
-    /// Response headers to the last body byte.
+    /// First response byte to the last body byte received.
     pub transfer_ms: f64,
 }
 

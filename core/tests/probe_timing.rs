@@ -12,6 +12,11 @@ use webmon_core::probe::run_scheduled;
 /// On Linux every request must be timed by the kernel; elsewhere the fallback is used.
 const KERNEL: bool = cfg!(target_os = "linux");
 
+/// The demo target answers from Tokio tasks and shares the machine with the other tests,
+/// so it can be late by milliseconds; accuracy itself is measured by `webmon bench probe`
+/// against a purpose-built target. These bounds catch marks that are not the response.
+const SLACK_MS: f64 = 25.0;
+
 fn assert_ttfb_near(ttfb: f64, delay: u64, slack_ms: f64, what: &str) {
     let d = delay as f64;
     // Never early: the response cannot arrive before the injected delay has passed.
@@ -31,15 +36,15 @@ async fn http1_ttfb_is_kernel_timed_cold_and_warm() {
         let r = probe(&check).await;
         assert_available(&r);
         assert_eq!(r.probe.kernel_timestamps, KERNEL, "{:?}", r.probe);
-        assert_ttfb_near(r.cold.ttfb_ms, delay, 5.0, "cold");
+        assert_ttfb_near(r.cold.ttfb_ms, delay, SLACK_MS, "cold");
         assert_ttfb_near(
             r.warm_ttfb_ms.expect("warm requests ran"),
             delay,
-            5.0,
+            SLACK_MS,
             "warm",
         );
         assert!(
-            r.cold.transfer_ms >= 0.0 && r.cold.transfer_ms < 5.0,
+            r.cold.transfer_ms >= 0.0 && r.cold.transfer_ms < SLACK_MS,
             "{:?}",
             r.cold
         );
@@ -59,11 +64,11 @@ async fn https_h2_ttfb_skips_tickets_and_settings() {
         assert_available(&r);
         assert_eq!(r.http_version.as_deref(), Some("HTTP/2"));
         assert_eq!(r.probe.kernel_timestamps, KERNEL, "{:?}", r.probe);
-        assert_ttfb_near(r.cold.ttfb_ms, delay, 5.0, "cold h2");
+        assert_ttfb_near(r.cold.ttfb_ms, delay, SLACK_MS, "cold h2");
         assert_ttfb_near(
             r.warm_ttfb_ms.expect("warm requests ran"),
             delay,
-            5.0,
+            SLACK_MS,
             "warm h2",
         );
     }

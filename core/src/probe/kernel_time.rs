@@ -103,8 +103,33 @@ mod linux {
     /// `cmsghdr` alignment.
     const CONTROL_WORDS: usize = 16;
 
+    /// Keeps the kernel's packet stamping switched on for the life of the process.
+    ///
+    /// The kernel stamps packets only while some socket asks for stamps, and switching
+    /// that on is deferred to a work queue: packets that arrive in between carry no
+    /// stamp. Probe sockets come and go, so without a socket that stays open the first
+    /// packets of a probe after a quiet spell would fall back to user-space times. One
+    /// UDP socket, never read, holds stamping on; call this early (the prober does when
+    /// it is built). Returns whether stamping could be requested.
+    pub fn hold_enabled() -> bool {
+        use std::sync::OnceLock;
+        static HOLDER: OnceLock<Option<std::net::UdpSocket>> = OnceLock::new();
+        HOLDER
+            .get_or_init(|| {
+                use std::os::fd::AsRawFd;
+                let socket = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+                enable_on(socket.as_raw_fd()).then_some(socket)
+            })
+            .is_some()
+    }
+
     /// Asks the kernel to stamp received packets on `fd` and report the stamps.
     pub fn enable(fd: RawFd) -> bool {
+        hold_enabled();
+        enable_on(fd)
+    }
+
+    fn enable_on(fd: RawFd) -> bool {
         let flags: libc::c_uint =
             libc::SOF_TIMESTAMPING_RX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE;
         // SAFETY: a plain setsockopt with a c_uint option value we own.
@@ -169,7 +194,13 @@ mod linux {
 }
 
 #[cfg(target_os = "linux")]
-pub use linux::{enable, recv};
+pub use linux::{enable, hold_enabled, recv};
+
+/// Stamping is not available here; nothing to hold.
+#[cfg(not(target_os = "linux"))]
+pub fn hold_enabled() -> bool {
+    false
+}
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,8 @@
 //!    IP literals) -> the SSRF guard ([`guard`]) on *every* resolved address, connecting
 //!    only to permitted ones, in order -> TCP connect (`connect_ms`) -> TLS handshake with
 //!    rustls, ALPN `h2`/`http/1.1` (`tls_ms`, 0 for http) -> HTTP/1.1 or HTTP/2 client
-//!    handshake -> request sent to response head (`ttfb_ms`) -> head to last body byte
+//!    handshake -> first request byte written to first response byte received (`ttfb_ms`,
+//!    from kernel receive timestamps on Linux, see `timed_io`) -> to the last body byte
 //!    (`transfer_ms`). When redirects are followed, DNS, connect and TLS add up over the
 //!    connections opened and ttfb/transfer are those of the final response.
 //! 2. **Warm requests** reuse that connection (reconnecting if the server closed it) and
@@ -129,6 +130,8 @@ impl Prober {
     /// Builds a prober (TLS configuration included; invalid extra roots are logged and skipped).
     pub fn new(options: ProbeOptions) -> Self {
         let tls = tls::client_config(&options.extra_roots_der);
+        // Switch kernel receive stamps on now, so the first probe's packets carry them.
+        kernel_time::hold_enabled();
         let cold_start = AtomicBool::new(options.cold_start);
         Self {
             inner: Arc::new(Inner {
