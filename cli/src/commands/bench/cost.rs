@@ -3,10 +3,11 @@
 //! Runs the config, probe and writer handlers on moto's server (the `webmon-aws`
 //! emulator harness, whose proxy counts every API call) with two probe regions and a
 //! home region, against a local target on 127.0.0.1. Each trigger minute fires the
-//! groups due in it, as their rules would; every execution of the minute is made due at
-//! once (a clock at the minute's end), so the run takes seconds, not minutes. Lambda
-//! billed duration of a probe invocation = the group's last scheduled offset in the
-//! minute (time a real invocation waits for it) + the handler's measured wall time.
+//! rules due in it (each rule bin-packs schedule groups), as EventBridge would; every
+//! execution of the minute is made due at once (a clock at the minute's end), so the
+//! run takes seconds, not minutes. Lambda billed duration of a probe invocation = the
+//! last scheduled offset of its groups' checks in the minute (time a real invocation
+//! waits for it) + the handler's measured wall time.
 //! The writer's duration is its handler's wall time. Prices come from the committed
 //! table (`prices/aws-prices.yaml`); the model and the original design's model are in
 //! [`model`].
@@ -87,7 +88,8 @@ impl Clock for EndOfMinute {
 struct Region {
     name: &'static str,
     table: DynamoCheckRepository,
-    groups: Vec<GroupKey>,
+    /// Each rule's groups, as its input names them.
+    rules: Vec<Vec<GroupKey>>,
     prober: Prober,
 }
 
@@ -154,31 +156,42 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 region: region.name.to_string(),
                 concurrency: args.concurrency,
             };
-            for group in &region.groups {
-                if (minute_start / 1000) % group.trigger_seconds() as i64 != 0 {
+            for groups in &region.rules {
+                let trigger = groups.first().map_or(60, GroupKey::trigger_seconds);
+                if (minute_start / 1000) % trigger as i64 != 0 {
                     continue;
                 }
-                let members = by_group.get(group).map(Vec::as_slice).unwrap_or_default();
-                let wait_ms = last_offset_ms(members, minute_start);
+                let members: Vec<&Check> = groups
+                    .iter()
+                    .flat_map(|g| by_group.get(g).map(Vec::as_slice).unwrap_or_default())
+                    .collect();
+                let wait_ms = last_offset_ms(&members, minute_start);
                 emulator.record(region.name, "lambda", "Invoke");
                 let started = Instant::now();
+                let names: Vec<String> = groups.iter().map(GroupKey::name).collect();
                 let summary = probe_lambda::handle(
                     &region.table,
                     &queue,
                     &region.prober,
                     &EndOfMinute(minute_start),
                     &settings,
-                    serde_json::json!({ "group": group.name() }),
+                    serde_json::json!({ "groups": names }),
                 )
                 .await
-                .map_err(|e| anyhow!("probe invocation {} failed: {e}", group.name()))?;
+                .map_err(|e| anyhow!("probe invocation {names:?} failed: {e}"))?;
                 usage.probe.add(ms(started), wait_ms, granularity);
                 usage.executions += summary.executions as u64;
-                let bytes: u64 = members.iter().map(|c| item_bytes[&c.id]).sum();
-                usage.dynamodb_read_units += bytes
-                    .div_ceil(prices.dynamodb.read_unit_bytes as u64)
-                    .max(1) as f64
-                    * prices.dynamodb.eventually_consistent_factor;
+                // One query per group, each rounded up to whole read units.
+                for group in groups {
+                    let bytes: u64 = by_group
+                        .get(group)
+                        .map(|cs| cs.iter().map(|c| item_bytes[&c.id]).sum())
+                        .unwrap_or(0);
+                    usage.dynamodb_read_units += bytes
+                        .div_ceil(prices.dynamodb.read_unit_bytes as u64)
+                        .max(1) as f64
+                        * prices.dynamodb.eventually_consistent_factor;
+                }
             }
         }
         drain(&emulator, &queue, &store, &mut usage, granularity).await?;
@@ -206,6 +219,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let run = RunInfo {
+        rules_per_region: regions
+            .iter()
+            .map(|r| (r.name, r.rules.len(), r.rules.iter().map(Vec::len).sum()))
+            .collect(),
         setup_calls,
         wall,
         rss,
@@ -283,14 +300,13 @@ async fn setup_region(
     config_lambda::resync(&table, &rules, name)
         .await
         .map_err(|e| anyhow!("config resync in {name} failed: {e}"))?;
-    let mut groups = Vec::new();
+    let mut packed = Vec::new();
     for rule in rules.list().await? {
-        for target in rule.targets {
-            let input: serde_json::Value =
-                serde_json::from_str(target.input.as_deref().unwrap_or("{}"))?;
-            let group = input["group"].as_str().unwrap_or_default();
-            groups.push(GroupKey::parse(group).map_err(|e| anyhow!("rule {}: {e}", rule.name))?);
+        let groups: Vec<GroupKey> = rule.groups().into_iter().collect();
+        if groups.is_empty() {
+            bail!("rule {} names no group", rule.name);
         }
+        packed.push(groups);
     }
     let prober = Prober::new(ProbeOptions {
         region: name.into(),
@@ -300,7 +316,7 @@ async fn setup_region(
     Ok(Region {
         name,
         table,
-        groups,
+        rules: packed,
         prober,
     })
 }
@@ -333,7 +349,7 @@ fn group_checks(checks: &[Check]) -> BTreeMap<GroupKey, Vec<Check>> {
 }
 
 /// Latest scheduled offset of the group's executions in the minute, ms.
-fn last_offset_ms(checks: &[Check], minute_start: i64) -> f64 {
+fn last_offset_ms(checks: &[&Check], minute_start: i64) -> f64 {
     checks
         .iter()
         .flat_map(|c| executions_in_trigger(&c.id, c.interval, minute_start))
