@@ -4,9 +4,11 @@
 # fixtures of the Lambda crates:
 #
 #   config-lambda  the DynamoDB stream fixture (no batch item failure), then a resync
-#                  payload: the trigger rule of the local checks must exist in EventBridge
-#   probe-lambda   the scheduled-event fixture (group 1m-3, a minute in the past, so every
-#                  execution is due at once): results of the local checks reach the queue
+#                  payload: the one rule of the local checks (webmon-every-1m-0, its
+#                  groups bin-packed) must exist in EventBridge
+#   probe-lambda   that rule's own input with a minute in the past (so every execution is
+#                  due at once): the 16 local checks' results reach the queue; then the
+#                  scheduled-event fixture (groups 1m-3 and 1m-4)
 #   writer-lambda  the SQS fixture (one good message, one undecodable): only the bad
 #                  message is reported failed and the good result is in Timestream
 #
@@ -114,7 +116,7 @@ aws_call timestream Timestream_20181101.CreateDatabase '{"DatabaseName":"webmon"
 aws_call timestream Timestream_20181101.CreateTable \
   '{"DatabaseName":"webmon","TableName":"results"}' >/dev/null
 
-# Checks: 16 local ones every minute (several land in group 1m-3, the probe fixture's),
+# Checks: 16 local ones every minute (all in the one rule webmon-every-1m-0),
 # and the stream fixture's items, kept out of this region so they are never probed.
 {
   echo "checks:"
@@ -182,17 +184,28 @@ echo '{"resync": true}' >"$work/resync.json"
 out=$(invoke config-lambda "$work/resync.json")
 echo "$out"
 rules=$(aws_call events AWSEvents.ListRules '{"NamePrefix":"webmon-"}')
-echo "$rules" | json '"webmon-1m-3" in [r["Name"] for r in d["Rules"]]' >/dev/null ||
-  fail "no rule webmon-1m-3 after the resync: $rules"
-targets=$(aws_call events AWSEvents.ListTargetsByRule '{"Rule":"webmon-1m-3"}')
-echo "$targets" | json 'json.loads(d["Targets"][0]["Input"]) == {"group": "1m-3"}' >/dev/null ||
-  fail "rule webmon-1m-3 has no probe target with its group: $targets"
+echo "$rules" | json '[r["Name"] for r in d["Rules"]] == ["webmon-every-1m-0"]' >/dev/null ||
+  fail "the 16 one-minute checks should share the one rule webmon-every-1m-0: $rules"
+targets=$(aws_call events AWSEvents.ListTargetsByRule '{"Rule":"webmon-every-1m-0"}')
+echo "$targets" | json 'len(json.loads(d["Targets"][0]["Input"])["groups"]) > 0' >/dev/null ||
+  fail "rule webmon-every-1m-0 has no probe target naming its groups: $targets"
 
+echo "probe-lambda: the rule's own input, for a minute in the past"
+echo "$targets" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+payload = json.loads(d["Targets"][0]["Input"])
+payload["time"] = "2026-01-01T10:05:00Z"
+print(json.dumps(payload))' >"$work/rule_input.json"
+out=$(invoke probe-lambda "$work/rule_input.json")
+echo "$out"
+echo "$out" | json 'len(d["groups"]) > 0 and d["results_sent"] == d["executions"] == 16' >/dev/null ||
+  fail "probe-lambda should have probed the 16 smoke checks once each: $out"
 echo "probe-lambda: scheduled-event fixture"
 out=$(invoke probe-lambda probe-lambda/tests/fixtures/eventbridge_scheduled.json)
 echo "$out"
-echo "$out" | json 'd["group"] == "1m-3" and d["results_sent"] == d["executions"] > 0' >/dev/null ||
-  fail "probe-lambda sent no results: $out"
+echo "$out" | json 'd["groups"] == ["1m-3", "1m-4"] and d["results_sent"] == d["executions"]' >/dev/null ||
+  fail "probe-lambda failed on the scheduled-event fixture: $out"
 attrs=$(aws_call sqs AmazonSQS.GetQueueAttributes \
   "{\"QueueUrl\":\"$queue_url\",\"AttributeNames\":[\"ApproximateNumberOfMessages\"]}")
 echo "$attrs" | json 'int(d["Attributes"]["ApproximateNumberOfMessages"]) >= 1' >/dev/null ||

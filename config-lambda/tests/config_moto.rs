@@ -141,7 +141,7 @@ async fn stream_creates_rules_replay_changes_nothing_and_removal_deletes() {
         .unwrap();
     assert_eq!(targets.len(), 1);
     assert_eq!(targets[0].arn, ARN);
-    let mut groups = vec![home, api];
+    let mut groups = [home, api];
     groups.sort();
     assert_eq!(
         input_of(&s.events).await,

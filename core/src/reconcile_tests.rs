@@ -181,7 +181,13 @@ fn deletes_unneeded_bins_in_scope_legacy_rules_and_orphans_on_resync() {
             .collect()
     };
     let minute = Scope::Schedules(["every-1m".to_string()].into());
-    let changes = plan(RULE_PREFIX, ARN, &[one.clone()], &minute, &existing);
+    let changes = plan(
+        RULE_PREFIX,
+        ARN,
+        std::slice::from_ref(&one),
+        &minute,
+        &existing,
+    );
     assert_eq!(names(&changes), ["webmon-every-1m-1", "webmon-30s-3"]);
     let changes = plan(RULE_PREFIX, ARN, &[one, five], &Scope::All, &existing);
     assert_eq!(
