@@ -81,6 +81,7 @@ impl TimestreamQuery {
     pub async fn query_all(&self, sql: &str) -> Result<Rows, AwsError> {
         let mut out = Rows::default();
         let mut next_token: Option<String> = None;
+        let mut last_token: Option<String> = None;
         for page in 1..=MAX_PAGES {
             let answer = self
                 .client
@@ -109,7 +110,16 @@ impl TimestreamQuery {
                 )));
             }
             match answer.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+                // The same token twice would page forever (an emulator can answer so).
+                Some(token) if !token.is_empty() && last_token.as_deref() == Some(token) => {
+                    return Err(refused(format!(
+                        "the same NextToken came back twice after page {page}"
+                    )));
+                }
+                Some(token) if !token.is_empty() => {
+                    last_token = Some(token.to_string());
+                    next_token = last_token.clone();
+                }
                 _ => {
                     tracing::debug!(pages = page, rows = out.rows.len(), "query done");
                     return Ok(out);

@@ -230,6 +230,24 @@ async fn missing_table_empty_window_and_row_limit() {
         .unwrap();
     let err = limited.query_all(sql).await.unwrap_err().to_string();
     assert!(err.contains("more than 3 rows; narrow the window"), "{err}");
+
+    // A token that comes back unchanged would page forever: refused at once.
+    let sql = "SELECT 2 AS n";
+    let mut again = page(3);
+    again["NextToken"] = "same".into();
+    canned::register(
+        &moto,
+        REGION,
+        sql,
+        vec![again.clone(), again.clone(), again],
+    )
+    .await
+    .unwrap();
+    let err = runner.query_all(sql).await.unwrap_err().to_string();
+    assert!(
+        err.contains("the same NextToken came back twice after page 2"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
