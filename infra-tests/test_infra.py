@@ -62,3 +62,18 @@ def test_missing_npm_fails_with_an_install_hint(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(schema_module.SchemaError, match=r"npm not found: apt-get install -y nodejs npm"):
         schema_module.load_schema(tmp_path / "cache")
+
+
+def test_lambda_environment_names_are_read_by_the_code():
+    """Every WEBMON_ variable the programs set is one the Rust code reads: a renamed
+    variable on either side would leave a Lambda without its setting."""
+    import re
+
+    read = set()
+    for crate in ("aws", "probe-lambda", "writer-lambda", "config-lambda"):
+        for source in (REPO / crate / "src").rglob("*.rs"):
+            read.update(re.findall(r'"(WEBMON_[A-Z_]+)"', source.read_text()))
+    for program in (REPO / "Pulumi.yaml", REPO / "regions" / "Pulumi.yaml"):
+        set_here = set(re.findall(r"^\s+(WEBMON_[A-Z_]+):", program.read_text(), re.M))
+        assert set_here, f"{program} sets no WEBMON_ variables"
+        assert set_here <= read, f"{program} sets variables no code reads: {sorted(set_here - read)}"
