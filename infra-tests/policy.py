@@ -27,7 +27,7 @@ STAR_RESOURCE_OK = {
 LAMBDA_ENV = {
     "probe-lambda": {"WEBMON_TABLE", "WEBMON_QUEUE_URL", "WEBMON_CONCURRENCY"},
     "writer-lambda": {"WEBMON_TIMESTREAM_DATABASE", "WEBMON_TIMESTREAM_TABLE"},
-    "config-lambda": {"WEBMON_TABLE", "WEBMON_PROBE_LAMBDA_ARN", "WEBMON_RULE_PREFIX"},
+    "config-lambda": {"WEBMON_TABLE", "WEBMON_PROBE_ARN", "WEBMON_RULE_PREFIX"},
 }
 
 # Resource types that must name the CMK, and the property that does.
