@@ -63,7 +63,7 @@ async fn invocation_end_sends_its_spans_before_returning() {
         let flush = std::time::Instant::now();
         drop(invocation); // closes the invocation: the flush happens here
         eprintln!("flush at invocation end: {:?}", flush.elapsed());
-                          // No wait: the request must have been answered before the span's close returned.
+        // No wait: the request must have been answered before the span's close returned.
         let requests = collector.requests();
         assert_eq!(requests.len(), 1, "one export request at invocation end");
     }
