@@ -3,7 +3,7 @@
 //! and `webmon bench cost`, where no Lambda service runs.
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use webmon_aws::sqs::SqsResultQueue;
+use webmon_aws::sqs::{Received, SqsResultQueue};
 use webmon_aws::store::BatchStore;
 use webmon_aws::AwsError;
 
@@ -38,18 +38,7 @@ pub async fn drain<S: BatchStore>(
             continue;
         }
         empty = 0;
-        let mut event = SqsEvent::default();
-        event.records = received
-            .iter()
-            .map(|r| {
-                let mut m = SqsMessage::default();
-                m.message_id = Some(r.message_id.clone());
-                m.receipt_handle = Some(r.receipt_handle.clone());
-                m.body = Some(r.body.clone());
-                m.event_source = Some("aws:sqs".into());
-                m
-            })
-            .collect();
+        let event = sqs_event(&received);
         let (response, summary) = crate::handle(store, event).await;
         totals.invocations += 1;
         add(&mut totals.summary, &summary);
@@ -65,6 +54,23 @@ pub async fn drain<S: BatchStore>(
         queue.delete(&done).await?;
     }
     Ok(totals)
+}
+
+/// The event Lambda's poller would deliver for these received messages.
+pub fn sqs_event(received: &[Received]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = received
+        .iter()
+        .map(|r| {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(r.message_id.clone());
+            m.receipt_handle = Some(r.receipt_handle.clone());
+            m.body = Some(r.body.clone());
+            m.event_source = Some("aws:sqs".into());
+            m
+        })
+        .collect();
+    event
 }
 
 fn add(total: &mut Summary, s: &Summary) {

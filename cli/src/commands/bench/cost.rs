@@ -22,7 +22,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::AttributeValue;
 use model::{record_bytes, Usage};
 use prices::Prices;
@@ -247,18 +246,7 @@ async fn drain(
             continue;
         }
         empty = 0;
-        let mut event = SqsEvent::default();
-        event.records = received
-            .iter()
-            .map(|r| {
-                let mut m = SqsMessage::default();
-                m.message_id = Some(r.message_id.clone());
-                m.receipt_handle = Some(r.receipt_handle.clone());
-                m.body = Some(r.body.clone());
-                m.event_source = Some("aws:sqs".into());
-                m
-            })
-            .collect();
+        let event = writer_lambda::poll::sqs_event(&received);
         emulator.record(HOME, "lambda", "Invoke");
         let started = Instant::now();
         let (response, _) = writer_lambda::handle(store, event).await;
