@@ -1,7 +1,9 @@
 //! `webmon bench lambda`: each Lambda binary's deployment zip size and cold start.
 //!
-//! Zip size: `target/lambda/<function>/bootstrap.zip` as written by
-//! `cargo lambda build --release --arm64 --output-format zip`.
+//! Zip size: `target/lambda-zip/<function>/bootstrap.zip` as written by
+//! `cargo lambda build --release --arm64 --output-format zip --lambda-dir target/lambda-zip`
+//! (a directory of its own: `target/lambda/<function>/` holds the `bootstrap` that the
+//! Pulumi programs archive).
 //!
 //! Cold start: the host-built release binary (`target/release/<function>`) is spawned
 //! with `AWS_LAMBDA_RUNTIME_API` pointing at a listener on 127.0.0.1 in this process;
@@ -24,7 +26,7 @@ const FUNCTIONS: [&str; 3] = ["probe-lambda", "writer-lambda", "config-lambda"];
 const NEXT: &str = "GET /2018-06-01/runtime/invocation/next";
 const ZIP_TARGET_BYTES: u64 = 8 * 1024 * 1024;
 const COLD_TARGET_MS: f64 = 25.0;
-const BUILD_HINT: &str = "build them with `cargo build --release -p probe-lambda -p writer-lambda -p config-lambda` (cold start) and `cargo lambda build --release --arm64 --output-format zip -p probe-lambda -p writer-lambda -p config-lambda` (zips; pip install cargo-lambda)";
+const BUILD_HINT: &str = "build them with `cargo build --release -p probe-lambda -p writer-lambda -p config-lambda` (cold start) and `cargo lambda build --release --arm64 --output-format zip --lambda-dir target/lambda-zip -p probe-lambda -p writer-lambda -p config-lambda` (zips; pip install cargo-lambda)";
 
 /// Arguments of `webmon bench lambda`.
 #[derive(clap::Args)]
@@ -36,7 +38,7 @@ pub struct Args {
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
     /// Directory of the zips written by `cargo lambda build --output-format zip`.
-    #[arg(long, default_value = "target/lambda")]
+    #[arg(long, default_value = "target/lambda-zip")]
     zip_dir: PathBuf,
 }
 
