@@ -5,6 +5,7 @@
 //! errors. The dashboard's `QueryRunner` port runs through the same adapter.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use webmon_aws::emulator::Emulator;
 use webmon_aws::timestream_query::{canned, TimestreamQuery};
@@ -250,10 +251,36 @@ async fn missing_table_empty_window_and_row_limit() {
     );
 }
 
+/// The dashboard asks the table's columns with the report's `DESCRIBE` once, reuses
+/// them, and never names a measure the table lacks (moto answers only the exact text).
 #[tokio::test]
 async fn dashboard_source_runs_through_the_adapter() {
     let (emulator, runner) = start().await;
+    let moto = emulator.moto_url();
     let queries = TimestreamQueries::new("webmon", "results").unwrap();
+    assert_eq!(
+        queries.describe(),
+        ReportQuery::new("webmon", "results").unwrap().describe()
+    );
+    canned::register(
+        &moto,
+        REGION,
+        &queries.describe(),
+        vec![canned::page(&describe(), None)],
+    )
+    .await
+    .unwrap();
+    let columns: Vec<String> = describe()
+        .rows
+        .iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect();
+    let sql = queries.overview(WINDOW, &columns);
+    assert!(
+        sql.contains("CAST(NULL AS VARCHAR) AS last_error_message")
+            && sql.contains("max_by(error_class, time) AS last_error_class"),
+        "{sql}"
+    );
     let overview = rows(
         &[
             "check_id",
@@ -289,23 +316,44 @@ async fn dashboard_source_runs_through_the_adapter() {
         ])
         .collect()],
     );
-    canned::register(
-        &emulator.moto_url(),
-        REGION,
-        &queries.overview(WINDOW),
-        vec![canned::page(&overview, None)],
-    )
-    .await
-    .unwrap();
-    let source = TimestreamSource::new(Arc::new(runner), queries);
-    let got = source.overview(WINDOW).await.unwrap();
-    assert_eq!(got.checks.len(), 1);
-    let region = &got.checks[0].regions[0];
-    assert_eq!(
-        (region.samples, region.passed, region.p95_ms),
-        (60, 59, Some(90.5))
-    );
+    // Moto serves each registered page once: one per overview call below.
+    let page = canned::page(&overview, None);
+    canned::register(&moto, REGION, &sql, vec![page.clone(), page])
+        .await
+        .unwrap();
+    let source = TimestreamSource::new(Arc::new(runner.clone()), queries.clone());
+    for _ in 0..2 {
+        let got = source.overview(WINDOW).await.unwrap();
+        assert_eq!(got.checks.len(), 1);
+        let region = &got.checks[0].regions[0];
+        assert_eq!(
+            (region.samples, region.passed, region.p95_ms),
+            (60, 59, Some(90.5))
+        );
+    }
+    // One DESCRIBE for both calls (the column list is reused), then the two overviews.
+    assert_eq!(emulator.count("timestream", "Query"), 3);
     // A call moto has no answer for reads as an empty window, not an error.
     let series = source.series("api", WINDOW).await.unwrap();
     assert!(series.regions.is_empty());
+    assert_eq!(emulator.count("timestream", "Query"), 4);
+
+    // Past the TTL the table is described again: the second call finds moto out of
+    // DESCRIBE answers, and a table without columns is an error naming it.
+    canned::register(
+        &moto,
+        REGION,
+        &queries.describe(),
+        vec![canned::page(&describe(), None)],
+    )
+    .await
+    .unwrap();
+    let expired = TimestreamSource::new(Arc::new(runner), queries).with_columns_ttl(Duration::ZERO);
+    assert!(expired.series("api", WINDOW).await.is_ok());
+    let err = expired.series("api", WINDOW).await.unwrap_err().to_string();
+    assert!(
+        err.contains("\"webmon\".\"results\": it does not exist"),
+        "{err}"
+    );
+    assert_eq!(emulator.count("timestream", "Query"), 7);
 }

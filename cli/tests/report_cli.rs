@@ -269,8 +269,10 @@ async fn timestream_report_and_dashboard_on_moto() {
         &moto,
         region,
         "DESCRIBE \"webmon\".\"results\"",
-        // Moto serves registered answers once each: one per report run below.
+        // Moto serves registered answers once each: one per report run below, and one
+        // for the dashboard (which reuses it for a while).
         vec![
+            canned::page(&describe(), None),
             canned::page(&describe(), None),
             canned::page(&describe(), None),
         ],

@@ -24,33 +24,133 @@ fn rows(columns: &[&str], data: &[&[Option<&str>]]) -> Rows {
     }
 }
 
+/// Every column a webmon table has once every measure was written.
+const ALL: [&str; 17] = [
+    "check_id",
+    "url",
+    "region",
+    "measure_name",
+    "time",
+    "available",
+    "status_code",
+    "error_class",
+    "error_message",
+    "latency_avg_ms",
+    "dns_ms",
+    "connect_ms",
+    "tls_ms",
+    "ttfb_ms",
+    "transfer_ms",
+    "warm_ttfb_ms",
+    "tls_cert_days_left",
+];
+
+fn columns(without: &[&str]) -> Vec<String> {
+    ALL.iter()
+        .filter(|c| !without.contains(c))
+        .map(|c| c.to_string())
+        .collect()
+}
+
 #[test]
 fn every_query_is_bound_to_the_window_and_the_measure() {
     let q = TimestreamQueries::new("webmon", "results").unwrap();
     let w = window();
+    let all = columns(&[]);
+    assert_eq!(q.describe(), "DESCRIBE \"webmon\".\"results\"");
     let bound = format!(
         "FROM \"webmon\".\"results\" WHERE measure_name = 'probe' AND time BETWEEN from_milliseconds({}) AND from_milliseconds({})",
         w.from_ms, w.to_ms
     );
     for sql in [
-        q.overview(w),
-        q.series("api", w),
-        q.phases("api", w),
-        q.failures("api", w, 50),
+        q.overview(w, &all),
+        q.series("api", w, &all),
+        q.phases("api", w, &all),
+        q.failures("api", w, 50, &all),
     ] {
         assert!(sql.contains(&bound), "{sql}");
         assert!(sql.starts_with("SELECT "), "{sql}");
     }
-    assert!(q.series("api", w).contains("bin(time, 15000ms)"));
-    assert!(q.series("api", w).contains("AND check_id = 'api'"));
-    assert!(q.failures("api", w, 7).ends_with("LIMIT 7"));
-    assert!(q.phases("api", w).contains("AND status_code IS NOT NULL"));
+    assert!(q.series("api", w, &all).contains("bin(time, 15000ms)"));
+    assert!(q.series("api", w, &all).contains("AND check_id = 'api'"));
+    assert!(q.failures("api", w, 7, &all).ends_with("LIMIT 7"));
+    assert!(q
+        .phases("api", w, &all)
+        .contains("AND status_code IS NOT NULL"));
     // Quotes in values are escaped, not trusted.
-    assert!(q.failures("it's", w, 1).contains("check_id = 'it''s'"));
+    assert!(q
+        .failures("it's", w, 1, &all)
+        .contains("check_id = 'it''s'"));
     assert!(TimestreamQueries::new("web\"mon", "results")
         .unwrap_err()
         .contains("web\\\"mon"));
     assert!(TimestreamQueries::new("webmon", "").is_err());
+}
+
+/// A table where nothing failed yet and no warm request was made has no `error_class`,
+/// `error_message` or `warm_ttfb_ms` column: the SQL must not name them, and selects a
+/// typed NULL under the same result name instead.
+#[test]
+fn measures_never_written_are_selected_as_null() {
+    let q = TimestreamQueries::new("webmon", "results").unwrap();
+    let w = window();
+    let absent = ["error_class", "error_message", "warm_ttfb_ms"];
+    let some = columns(&absent);
+    let all = columns(&[]);
+    let sql = |columns: &[String]| {
+        [
+            q.overview(w, columns),
+            q.series("api", w, columns),
+            q.phases("api", w, columns),
+            q.failures("api", w, 10, columns),
+        ]
+    };
+    for text in sql(&some) {
+        for name in absent {
+            // Only as a result name (`AS warm_ttfb_ms`), never read from the table.
+            let read = text
+                .replace(&format!("AS last_{name}"), "")
+                .replace(&format!("AS {name}"), "");
+            assert!(!read.contains(name), "{name} in {text}");
+        }
+    }
+    let [overview, _, phases, failures] = sql(&some);
+    assert!(overview.contains(
+        "CAST(NULL AS VARCHAR) AS last_error_class, CAST(NULL AS VARCHAR) AS last_error_message"
+    ));
+    assert!(
+        phases.contains("CAST(NULL AS DOUBLE) AS warm_ttfb_ms"),
+        "{phases}"
+    );
+    assert!(failures.contains(
+        "status_code AS status_code, CAST(NULL AS VARCHAR) AS error_class, CAST(NULL AS VARCHAR) AS error_message"
+    ));
+
+    let [overview, _, phases, failures] = sql(&all);
+    assert!(overview.contains(
+        "max_by(error_class, time) AS last_error_class, max_by(error_message, time) AS last_error_message"
+    ), "{overview}");
+    assert!(phases.contains("approx_percentile(warm_ttfb_ms, 0.5) AS warm_ttfb_ms"));
+    assert!(failures.contains("error_class AS error_class, error_message AS error_message"));
+    assert!(!sql(&all).concat().contains("CAST(NULL"));
+
+    // Nothing answered yet: no status_code, so no latency and no answered phases.
+    let unanswered = columns(&["status_code"]);
+    let [overview, series, phases, _] = sql(&unanswered);
+    assert!(
+        overview.contains("CAST(NULL AS DOUBLE) AS p50_ms"),
+        "{overview}"
+    );
+    assert!(overview.contains("CAST(NULL AS BIGINT) AS last_status_code"));
+    assert!(
+        series.contains("CAST(NULL AS DOUBLE) AS latency_ms"),
+        "{series}"
+    );
+    assert!(
+        phases.contains("AND CAST(NULL AS BIGINT) IS NOT NULL"),
+        "{phases}"
+    );
+    assert!(!sql(&unanswered).concat().contains("status_code IS"));
 }
 
 #[test]

@@ -8,8 +8,13 @@
 //! time = scheduled time, dimensions `check_id`, `url`, `region`. Percentiles use
 //! Timestream's `approx_percentile`, so they may differ slightly from the SQLite source's
 //! exact nearest-rank figures.
+//!
+//! Each call selects only the measures the table has: the source asks the report's
+//! `DESCRIBE` ([`crate::report::timestream::parse_columns`]) first and reuses the column
+//! list for [`COLUMNS_TTL`], so a page load does not describe the table every time.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
@@ -19,6 +24,10 @@ use super::model::{
 };
 use super::source::DashboardSource;
 use crate::ports::PortError;
+use crate::report::timestream::parse_columns;
+
+mod sql;
+pub use sql::TimestreamQueries;
 
 /// The rows of one query result, every page joined: column names and, per row, each
 /// column's scalar value as text (`None` for SQL NULL), as Timestream returns them.
@@ -35,92 +44,6 @@ pub trait QueryRunner: Send + Sync {
     /// Runs `sql`; a table that does not exist or a bad query is a
     /// [`PortError::Permanent`] naming it.
     fn query(&self, sql: String) -> BoxFuture<'_, Result<Rows, PortError>>;
-}
-
-/// The SQL of each dashboard call over one table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimestreamQueries {
-    table: String,
-}
-
-fn quote_ident(name: &str) -> Result<String, String> {
-    if name.is_empty() || name.contains(['"', '\0']) {
-        return Err(format!(
-            "{name:?} is not a usable Timestream database or table name"
-        ));
-    }
-    Ok(format!("\"{name}\""))
-}
-
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-const LATENCY: &str = "CASE WHEN status_code IS NOT NULL THEN latency_avg_ms END";
-
-impl TimestreamQueries {
-    /// Queries over `database`.`table`; the error names a name that cannot be quoted.
-    pub fn new(database: &str, table: &str) -> Result<Self, String> {
-        Ok(Self {
-            table: format!("{}.{}", quote_ident(database)?, quote_ident(table)?),
-        })
-    }
-
-    fn filter(&self, window: Window, check_id: Option<&str>) -> String {
-        let check = check_id
-            .map(|c| format!(" AND check_id = {}", literal(c)))
-            .unwrap_or_default();
-        format!(
-            "FROM {} WHERE measure_name = 'probe' AND time BETWEEN from_milliseconds({}) AND from_milliseconds({}){check}",
-            self.table, window.from_ms, window.to_ms
-        )
-    }
-
-    /// Per check and region: samples, passes, p50/p95 and the last result.
-    pub fn overview(&self, window: Window) -> String {
-        format!(
-            "SELECT check_id, region, max_by(url, time) AS url, COUNT(*) AS samples, \
-             SUM(CASE WHEN available THEN 1 ELSE 0 END) AS passed, \
-             approx_percentile({LATENCY}, 0.5) AS p50_ms, approx_percentile({LATENCY}, 0.95) AS p95_ms, \
-             to_milliseconds(max(time)) AS last_at_ms, max_by(available, time) AS last_available, \
-             max_by(status_code, time) AS last_status_code, max_by(error_class, time) AS last_error_class, \
-             max_by(error_message, time) AS last_error_message \
-             {} GROUP BY check_id, region ORDER BY check_id, region",
-            self.filter(window, None)
-        )
-    }
-
-    /// Mean answered latency and failures per region and [`Window::bucket_ms`] bucket.
-    pub fn series(&self, check_id: &str, window: Window) -> String {
-        let bin = format!("bin(time, {}ms)", window.bucket_ms());
-        format!(
-            "SELECT region, to_milliseconds({bin}) AS t_ms, avg({LATENCY}) AS latency_ms, \
-             SUM(CASE WHEN available THEN 0 ELSE 1 END) AS failures \
-             {} GROUP BY region, {bin} ORDER BY region, t_ms",
-            self.filter(window, Some(check_id))
-        )
-    }
-
-    /// Median cold phases of answered executions per region.
-    pub fn phases(&self, check_id: &str, window: Window) -> String {
-        format!(
-            "SELECT region, COUNT(*) AS samples, approx_percentile(dns_ms, 0.5) AS dns_ms, \
-             approx_percentile(connect_ms, 0.5) AS connect_ms, approx_percentile(tls_ms, 0.5) AS tls_ms, \
-             approx_percentile(ttfb_ms, 0.5) AS ttfb_ms, approx_percentile(transfer_ms, 0.5) AS transfer_ms, \
-             approx_percentile(warm_ttfb_ms, 0.5) AS warm_ttfb_ms \
-             {} AND status_code IS NOT NULL GROUP BY region ORDER BY region",
-            self.filter(window, Some(check_id))
-        )
-    }
-
-    /// The newest `limit` failures.
-    pub fn failures(&self, check_id: &str, window: Window, limit: usize) -> String {
-        format!(
-            "SELECT to_milliseconds(time) AS at_ms, region, status_code, error_class, error_message \
-             {} AND available = false ORDER BY time DESC, region LIMIT {limit}",
-            self.filter(window, Some(check_id))
-        )
-    }
 }
 
 /// Typed access to one row by column name; errors name the column and the value.
@@ -303,26 +226,67 @@ pub fn parse_failures(r: &Rows, check_id: &str, window: Window) -> Result<Failur
     })
 }
 
-/// The dashboard over a Timestream table, through any [`QueryRunner`].
+/// How long a source reuses a table's column list before asking `DESCRIBE` again: a
+/// measure written for the first time (the first failure) shows within this time.
+pub const COLUMNS_TTL: Duration = Duration::from_secs(60);
+
+/// The dashboard over a Timestream table, through any [`QueryRunner`]. The table's
+/// columns are asked once per [`COLUMNS_TTL`], not on every call.
 pub struct TimestreamSource {
     runner: Arc<dyn QueryRunner>,
     queries: TimestreamQueries,
+    ttl: Duration,
+    columns: Mutex<Option<(Instant, Arc<Vec<String>>)>>,
 }
 
 impl TimestreamSource {
     /// A source reading `queries`' table through `runner`.
     pub fn new(runner: Arc<dyn QueryRunner>, queries: TimestreamQueries) -> Self {
-        Self { runner, queries }
+        Self {
+            runner,
+            queries,
+            ttl: COLUMNS_TTL,
+            columns: Mutex::new(None),
+        }
+    }
+
+    /// Reuses the column list for `ttl` instead of [`COLUMNS_TTL`].
+    pub fn with_columns_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The table's columns: cached ones younger than the TTL, else a `DESCRIBE`. A
+    /// missing table is an error naming it (and is not cached).
+    async fn columns(&self) -> Result<Arc<Vec<String>>, PortError> {
+        let cached = self
+            .columns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some((at, columns)) = cached {
+            if at.elapsed() < self.ttl {
+                return Ok(columns);
+            }
+        }
+        let rows = self.runner.query(self.queries.describe()).await?;
+        let columns = Arc::new(parse_columns(&rows, self.queries.table())?);
+        *self.columns.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), columns.clone()));
+        Ok(columns)
+    }
+
+    async fn run(&self, sql: impl FnOnce(&[String]) -> String) -> Result<Rows, PortError> {
+        let columns = self.columns().await?;
+        self.runner.query(sql(&columns)).await
     }
 }
 
 impl DashboardSource for TimestreamSource {
     fn overview(&self, window: Window) -> BoxFuture<'_, Result<Overview, PortError>> {
         Box::pin(async move {
-            parse_overview(
-                &self.runner.query(self.queries.overview(window)).await?,
-                window,
-            )
+            let rows = self.run(|c| self.queries.overview(window, c)).await?;
+            parse_overview(&rows, window)
         })
     }
 
@@ -332,14 +296,10 @@ impl DashboardSource for TimestreamSource {
         window: Window,
     ) -> BoxFuture<'a, Result<Series, PortError>> {
         Box::pin(async move {
-            parse_series(
-                &self
-                    .runner
-                    .query(self.queries.series(check_id, window))
-                    .await?,
-                check_id,
-                window,
-            )
+            let rows = self
+                .run(|c| self.queries.series(check_id, window, c))
+                .await?;
+            parse_series(&rows, check_id, window)
         })
     }
 
@@ -349,14 +309,10 @@ impl DashboardSource for TimestreamSource {
         window: Window,
     ) -> BoxFuture<'a, Result<Phases, PortError>> {
         Box::pin(async move {
-            parse_phases(
-                &self
-                    .runner
-                    .query(self.queries.phases(check_id, window))
-                    .await?,
-                check_id,
-                window,
-            )
+            let rows = self
+                .run(|c| self.queries.phases(check_id, window, c))
+                .await?;
+            parse_phases(&rows, check_id, window)
         })
     }
 
@@ -367,8 +323,10 @@ impl DashboardSource for TimestreamSource {
         limit: usize,
     ) -> BoxFuture<'a, Result<Failures, PortError>> {
         Box::pin(async move {
-            let sql = self.queries.failures(check_id, window, limit);
-            parse_failures(&self.runner.query(sql).await?, check_id, window)
+            let rows = self
+                .run(|c| self.queries.failures(check_id, window, limit, c))
+                .await?;
+            parse_failures(&rows, check_id, window)
         })
     }
 }
