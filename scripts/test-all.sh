@@ -10,6 +10,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 passed=()
 failed=()
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
 
 step() {
   local name="$1"
@@ -17,7 +19,8 @@ step() {
   echo
   echo "=== step: ${name}"
   local start=$SECONDS
-  if "$@"; then
+  # Each step's output is kept to count the tests it ran (see the summary).
+  if "$@" 2>&1 | tee "$logs/$((${#passed[@]} + ${#failed[@]})).log"; then
     passed+=("$name")
     echo "=== step: ${name}: ok ($((SECONDS - start)) s)"
   else
@@ -49,5 +52,13 @@ step "bench cost (100 checks)" env RUST_LOG=warn cargo run -q -p webmon -- bench
 # Summary
 # ---------------------------------------------------------------------------------------
 echo
-echo "=== steps passed: ${#passed[@]}, failed: ${#failed[@]}${failed:+ (${failed[*]})}"
+echo "=== steps: ${#passed[@]} passed, ${#failed[@]} failed${failed:+ (${failed[*]})}"
+# Tests counted from cargo's "test result:" lines and pytest's closing line.
+read -r tests_passed tests_failed < <(
+  cat "$logs"/*.log | awk '
+    /^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;/) p += $(i-1); if ($i ~ /^failed;/) f += $(i-1) } }
+    /^[0-9]+ passed/ && / in [0-9.]+s/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+    END { print p + 0, f + 0 }'
+)
+echo "tests: ${tests_passed} passed, ${tests_failed} failed"
 [ "${#failed[@]}" -eq 0 ]
