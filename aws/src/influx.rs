@@ -310,18 +310,7 @@ impl BatchStore for InfluxStore {
 
 impl ResultStore for InfluxStore {
     async fn write(&self, results: &[ProbeResult]) -> Result<(), PortError> {
-        let report = self.write_batch(results).await;
-        if let Some(error) = report.error {
-            return Err(PortError::Transient(error));
-        }
-        if let Some((index, reason)) = report.rejected.first() {
-            return Err(PortError::Permanent(format!(
-                "failed to write the result of check {}: {reason} ({} refused)",
-                results[*index].check_id,
-                report.rejected.len()
-            )));
-        }
-        Ok(())
+        self.write_batch(results).await.into_port_result(results)
     }
 }
 

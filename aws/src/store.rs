@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use webmon_core::ports::PortError;
 use webmon_core::result::ProbeResult;
 
 /// What became of the results given to [`BatchStore::write_detailed`].
@@ -18,6 +19,24 @@ pub struct WriteReport {
     pub error: Option<String>,
     /// Write calls made.
     pub calls: usize,
+}
+
+impl WriteReport {
+    /// The report as the core's `ResultStore` port sees it: a call error is transient,
+    /// a refused result permanent (naming the first refused check), otherwise written.
+    pub fn into_port_result(self, results: &[ProbeResult]) -> Result<(), PortError> {
+        if let Some(error) = self.error {
+            return Err(PortError::Transient(error));
+        }
+        if let Some((index, reason)) = self.rejected.first() {
+            return Err(PortError::Permanent(format!(
+                "failed to write the result of check {}: {reason} ({} refused)",
+                results[*index].check_id,
+                self.rejected.len()
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A result store that reports per result (Timestream, InfluxDB).
