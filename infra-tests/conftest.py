@@ -22,10 +22,14 @@ def schema() -> dict:
 
 
 def copy_infra(dest: Path) -> Path:
-    """Copies both Pulumi projects and their stack files (nothing else) into `dest`."""
+    """Copies the Pulumi projects and their stack files, and the Rust sources the IAM
+    check scans (`aws/` and the Lambda crates' `src/`), into `dest`."""
     for path in REPO.glob("Pulumi*.yaml"):
         shutil.copy(path, dest / path.name)
-    (dest / "regions").mkdir()
-    for path in (REPO / "regions").glob("Pulumi*.yaml"):
-        shutil.copy(path, dest / "regions" / path.name)
+    for project in [Path("regions")] + [p.parent.relative_to(REPO) for p in REPO.glob("stores/*/Pulumi.yaml")]:
+        (dest / project).mkdir(parents=True)
+        for path in (REPO / project).glob("Pulumi*.yaml"):
+            shutil.copy(path, dest / project / path.name)
+    for crate in ("aws", "probe-lambda", "writer-lambda", "config-lambda"):
+        shutil.copytree(REPO / crate / "src", dest / crate / "src")
     return dest

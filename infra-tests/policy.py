@@ -22,11 +22,28 @@ STAR_RESOURCE_OK = {
     "xray:PutTraceSegments": "no resource type in IAM",
     "xray:PutTelemetryRecords": "no resource type in IAM",
     "cloudwatch:PutMetricData": "no resource type in IAM (scope with cloudwatch:namespace)",
+    # Timestream readers: cancelling a query and listing databases name no resource.
+    "timestream:CancelQuery": "no resource type in IAM",
+    "timestream:ListDatabases": "no resource type in IAM",
+    # A writer in a VPC: Lambda describes the subnets and interfaces with its role.
+    "ec2:DescribeNetworkInterfaces": "no resource type in IAM",
+    "ec2:DescribeSubnets": "no resource type in IAM",
+    "ec2:DescribeSecurityGroups": "no resource type in IAM",
+}
+
+# Variables every probe Lambda gets although no code reads them yet: the Rust side
+# wires them next (see docs/deploy.md, "Environment the Lambdas read").
+PENDING_ENV = {
+    "WEBMON_SECRET_PREFIX": "prefix of the Secrets Manager secrets a check may reference",
+    "WEBMON_ALLOW_PRIVATE": "the operator's allowPrivate setting",
 }
 
 LAMBDA_ENV = {
-    "probe-lambda": {"WEBMON_TABLE", "WEBMON_QUEUE_URL", "WEBMON_CONCURRENCY"},
-    "writer-lambda": {"WEBMON_TIMESTREAM_DATABASE", "WEBMON_TIMESTREAM_TABLE"},
+    "probe-lambda": {"WEBMON_TABLE", "WEBMON_QUEUE_URL", "WEBMON_CONCURRENCY",
+                     "WEBMON_SECRET_PREFIX", "WEBMON_ALLOW_PRIVATE"},
+    "writer-lambda": {"WEBMON_SINK", "WEBMON_TIMESTREAM_DATABASE", "WEBMON_TIMESTREAM_TABLE",
+                      "WEBMON_INFLUX_URL", "WEBMON_INFLUX_ORG", "WEBMON_INFLUX_BUCKET",
+                      "WEBMON_INFLUX_TOKEN"},
     "config-lambda": {"WEBMON_TABLE", "WEBMON_PROBE_ARN", "WEBMON_RULE_PREFIX"},
 }
 
@@ -35,7 +52,19 @@ CMK_PROPERTY = {
     "aws:dynamodb/table:Table": ("serverSideEncryption", "kmsKeyArn"),
     "aws:sqs/queue:Queue": ("kmsMasterKeyId",),
     "aws:timestreamwrite/database:Database": ("kmsKeyId",),
+    "aws:dynamodb/tableReplica:TableReplica": ("kmsKeyArn",),
+    "aws:sns/topic:Topic": ("kmsMasterKeyId",),
+    "aws:secretsmanager/secret:Secret": ("kmsKeyId",),
 }
+
+
+def _is_account_key_admin(st: dict) -> bool:
+    """A key policy's first statement: the account's root administers the key through
+    IAM (AWS's default key policy). The only place `kms:*` is accepted."""
+    principal = st.get("Principal")
+    aws = principal.get("AWS") if isinstance(principal, dict) else None
+    return (isinstance(aws, str) and aws.endswith(":root") and ":iam::" in aws
+            and _as_list(st.get("Action")) == ["kms:*"] and st.get("Resource") == "*")
 
 
 def _as_list(value) -> list:
@@ -63,7 +92,7 @@ def _policy_docs(value, where: str):
 def check_iam(file: str, doc: dict) -> list[str]:
     """IAM findings over every policy document in variables and resources."""
     found: list[str] = []
-    for section in ("variables", "resources"):
+    for section in ("variables", "resources", "outputs"):
         for where, pol in _policy_docs(doc.get(section) or {}, section):
             for i, st in enumerate(_as_list(pol.get("Statement", []))):
                 sid = st.get("Sid", f"#{i}") if isinstance(st, dict) else f"#{i}"
@@ -74,6 +103,8 @@ def check_iam(file: str, doc: dict) -> list[str]:
                     if key in st:
                         found.append(f"{at}: {key} in an Allow statement")
                 actions = [str(a) for a in _as_list(st.get("Action", []))]
+                if _is_account_key_admin(st):
+                    continue
                 for a in actions:
                     if "*" in a:
                         found.append(f"{at}: wildcard action {a!r}")
@@ -97,9 +128,11 @@ def _get(props: dict, path: tuple[str, ...]):
 
 
 def _artifact(props: dict) -> str | None:
+    """The Lambda crate a function is built from: `.../target/lambda/<crate>/bootstrap.zip`."""
     code = props.get("code")
     if isinstance(code, dict) and "fn::fileArchive" in code:
-        return str(code["fn::fileArchive"]).rstrip("/").split("/")[-1]
+        parts = str(code["fn::fileArchive"]).rstrip("/").split("/")
+        return parts[-2] if parts[-1] == "bootstrap.zip" and len(parts) > 1 else parts[-1]
     return None
 
 
@@ -137,4 +170,7 @@ def _check_lambda(at: str, props: dict) -> list[str]:
         env = set((_get(props, ("environment", "variables")) or {}).keys())
         for var in sorted(LAMBDA_ENV[binary] - env):
             found.append(f"{at}: {binary} reads {var} but the function does not set it")
+    if "reservedConcurrentExecutions" in props:
+        found.append(f"{at}: reservedConcurrentExecutions set: bound concurrency with the event "
+                     "source's scalingConfig.maximumConcurrency instead")
     return found

@@ -30,7 +30,13 @@ PULUMI_BUILTINS = {"stack", "project", "organization", "cwd", "rootDirectory"}
 # Resources that are not in the AWS provider: type -> (inputs, required, outputs).
 BUILTIN_RESOURCES = {
     "pulumi:pulumi:StackReference": ({"name"}, {"name"}, {"outputs", "name", "id", "urn", "secretOutputNames"}),
+    # The explicit AWS provider (its schema is not a resource of the package itself).
+    "pulumi:providers:aws": ({"region", "profile", "defaultTags", "allowedAccountIds",
+                             "assumeRoles", "skipMetadataApiCheck", "retryMode", "maxRetries"},
+                            set(), {"id", "urn", "region"}),
 }
+# `${aws:region}`: a stack setting of another namespace, read as is.
+_NAMESPACED_RE = re.compile(r"^[a-z][\w-]*:[A-Za-z_][\w-]*$")
 
 _EXPR_RE = re.compile(r"(?<!\$)\$\{([^}]*)\}")
 _ACCESS_RE = re.compile(r'\.([A-Za-z_][\w-]*)|\[\s*"([^"]*)"\s*\]|\[\s*(\d+)\s*\]')
@@ -103,10 +109,12 @@ def load(file: str, doc: dict) -> Program:
 class ProgramChecker:
     """Collects findings for one program."""
 
-    def __init__(self, prog: Program, schema: dict, home_outputs: set[str] | None = None):
+    def __init__(self, prog: Program, schema: dict,
+                 ref_outputs: dict[str, dict[str, set[str]]] | None = None):
+        """`ref_outputs`: stack reference resource name -> {project: its output names}."""
         self.p = prog
         self.schema = schema
-        self.home_outputs = home_outputs
+        self.ref_outputs = ref_outputs or {}
         self.findings: list[str] = []
         self.types: dict[str, str] = {}  # resource name -> canonical token
 
@@ -225,8 +233,12 @@ class ProgramChecker:
         return None
 
     def check_ref(self, where: str, expr: str) -> None:
-        root, access = parse_expr(expr)
         show = "${" + expr + "}"
+        if _NAMESPACED_RE.match(expr.strip()):
+            if expr.strip().split(":")[0] == self.p.doc.get("name"):
+                self.err(where, f"{show}: read the project's own keys by their short name")
+            return
+        root, access = parse_expr(expr)
         if root == "pulumi":
             if not access or access[0] not in PULUMI_BUILTINS:
                 self.err(where, f"{show}: unknown pulumi built-in")
@@ -246,9 +258,10 @@ class ProgramChecker:
             outputs = BUILTIN_RESOURCES[token][2]
             if access[0] not in outputs:
                 self.err(where, f"{show}: {token} has no output {access[0]!r}")
-            elif access[0] == "outputs" and len(access) > 1 and self.home_outputs is not None \
-                    and access[1] not in self.home_outputs:
-                self.err(where, f"{show}: the home stack exports no output {access[1]!r}")
+            elif access[0] == "outputs" and len(access) > 1 and root in self.ref_outputs:
+                for project, outputs in sorted(self.ref_outputs[root].items()):
+                    if access[1] not in outputs:
+                        self.err(where, f"{show}: the {project} stack exports no output {access[1]!r}")
             return
         if access[0] not in self.schema["resources"][token]["outputs"]:
             self.err(where, f"{show}: {self.p.resources[root]['type']} has no output {access[0]!r}")

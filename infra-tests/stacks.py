@@ -2,13 +2,14 @@
 
 * Every `<project>:<key>` set in a stack file is declared in the program, and its value
   has the declared type.
-* Every `regions/Pulumi.<r>.yaml` sets `aws:region: <r>` and names an existing home
-  stack; the regions of the stack files are exactly the home stack's replicas plus the
-  home region itself; each replica's KMS key lives in the replica's region.
-* Lambda code paths resolve to `target/lambda/<binary>` at the repository root. When
-  `WEBMON_REQUIRE_ARTIFACTS=1` (set after `cargo lambda build --release --arm64`) each
-  must hold a `bootstrap`; otherwise only an artifact directory that exists is checked,
-  so a tree that was never built still passes the structural checks.
+* Every `regions/Pulumi.<r>.yaml` sets `aws:region: <r>`, names an existing home stack,
+  and is not that stack's home region; no home stack keeps inline replicas.
+* No committed stack file holds an account id or a key ARN.
+* `webmon:storeStack` names a store project of stores/ and one of its stack files.
+* Lambda code is `target/lambda/<binary>/bootstrap.zip` at the repository root. When
+  `WEBMON_REQUIRE_ARTIFACTS=1` (set after `cargo lambda build --release --arm64
+  --output-format zip`) each zip must exist; otherwise only a crate directory that
+  exists is checked, so a tree that was never built still passes the structural checks.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import yaml
 
 BINARIES = {"probe-lambda", "writer-lambda", "config-lambda"}
 _KMS_REGION_RE = re.compile(r"^arn:aws[\w-]*:kms:([a-z0-9-]+):")
+_ACCOUNT_RE = re.compile(r"(?<![\w.-])\d{12}(?![\w.-])")
+_KEY_ARN_RE = re.compile(r"arn:aws[\w-]*:kms:[^\s'\"]+")
 
 
 def stack_files(project_dir: Path) -> dict[str, dict]:
@@ -67,10 +70,26 @@ def check_stack_config(label: str, project: str, declared: dict, config: dict) -
     return found
 
 
-def check_regions(home: dict[str, dict], regions: dict[str, dict]) -> list[str]:
-    """Region stack files against the replicas of the home stack they reference."""
+def check_placeholders(label: str, text: str) -> list[str]:
+    """A committed stack file names no account: no 12-digit account id, no key ARN."""
     found: list[str] = []
-    covered: dict[str, set[str]] = {name: set() for name in home}
+    for m in _ACCOUNT_RE.finditer(text):
+        found.append(f"{label}: holds account id {m.group(0)} (a placeholder or a real "
+                     "account): stack files are committed, keep accounts out of them")
+    for m in _KEY_ARN_RE.finditer(text):
+        found.append(f"{label}: holds key ARN {m.group(0)!r}: region stacks create their "
+                     "replica keys, so no stack file names one")
+    return found
+
+
+def check_regions(home: dict[str, dict], regions: dict[str, dict]) -> list[str]:
+    """Region stack files against the home stacks they reference.
+
+    Every region other than the home region is one stack of regions/ (its replica key,
+    table replica and Lambdas); the home region's Lambdas are in the home stack, so no
+    region stack may be the home region. Inline replicas (`webmon:replicas`, the layout
+    before region stacks owned them) must be migrated: a region cannot have both."""
+    found: list[str] = []
     for region, config in regions.items():
         label = f"regions/Pulumi.{region}.yaml"
         if "aws:region" not in config:
@@ -79,57 +98,76 @@ def check_regions(home: dict[str, dict], regions: dict[str, dict]) -> list[str]:
             found.append(f"{label}: sets aws:region {config['aws:region']!r}, not {region!r}")
         ref = str(config.get("webmon-regions:homeStack", ""))
         home_name = ref.rsplit("/", 1)[-1]
+        if ref.count("/") != 2 or ref.split("/")[1] != "webmon":
+            found.append(f"{label}: homeStack {ref!r} is not <organization>/webmon/<stack>")
         if home_name not in home:
             found.append(f"{label}: homeStack {ref!r} names no home stack file Pulumi.{home_name}.yaml")
             continue
-        hc = home[home_name]
-        replicas = {r.get("regionName") for r in hc.get("webmon:replicas") or [] if isinstance(r, dict)}
-        if region != hc.get("aws:region") and region not in replicas:
-            found.append(f"{label}: region {region} is neither the home region nor a replica "
-                         f"in Pulumi.{home_name}.yaml")
-        covered[home_name].add(region)
+        if region == home[home_name].get("aws:region"):
+            found.append(f"{label}: region {region} is the home region of Pulumi.{home_name}.yaml; "
+                         "its probe and config Lambdas are in the home stack")
     for name, hc in home.items():
         label = f"Pulumi.{name}.yaml"
         if "aws:region" not in hc:
             found.append(f"{label}: does not set aws:region")
-        wanted = [r for r in hc.get("webmon:replicas") or []]
-        seen: set[str] = set()
-        for entry in wanted:
-            if not isinstance(entry, dict) or "regionName" not in entry:
-                found.append(f"{label}: replica entry {entry!r} has no regionName")
-                continue
-            r = entry["regionName"]
-            if r in seen or r == hc.get("aws:region"):
-                found.append(f"{label}: replica {r} is listed twice or is the home region")
-            seen.add(r)
-            key_region = _KMS_REGION_RE.match(str(entry.get("kmsKeyArn", "")))
-            if not key_region or key_region.group(1) != r:
-                found.append(f"{label}: replica {r} needs kmsKeyArn of a KMS key in {r}")
-            if entry.get("pointInTimeRecovery") is not True:
-                found.append(f"{label}: replica {r} does not enable pointInTimeRecovery")
-            if r not in covered[name]:
-                found.append(f"{label}: replica {r} has no regions/Pulumi.{r}.yaml")
-        home_region = hc.get("aws:region")
-        if home_region and home_region not in covered[name]:
-            found.append(f"{label}: home region {home_region} has no regions/Pulumi.{home_region}.yaml")
+        for entry in hc.get("webmon:replicas") or []:
+            r = entry.get("regionName") if isinstance(entry, dict) else entry
+            found.append(f"{label}: webmon:replicas lists {r}: region stacks own their table "
+                         "replicas now; migrate it (docs/deploy.md, Migrating from inline replicas)")
     return found
 
 
-def check_artifacts(root: Path, file: str, project_dir: Path, resources: dict) -> list[str]:
-    """Lambda code paths: structure always, existence after a build."""
+def check_store_reference(home: dict[str, dict], stores: dict[str, tuple[str, dict[str, dict]]]) -> list[str]:
+    """`webmon:storeStack` of each home stack names a store project and one of its stacks.
+
+    `stores`: directory name -> (project name, {stack: config})."""
+    found: list[str] = []
+    by_project = {project: (directory, stacks) for directory, (project, stacks) in stores.items()}
+    for name, hc in home.items():
+        label = f"Pulumi.{name}.yaml"
+        ref = hc.get("webmon:storeStack")
+        if ref is None:
+            continue  # reported as a required key that is not set
+        parts = str(ref).split("/")
+        if len(parts) != 3:
+            found.append(f"{label}: webmon:storeStack {ref!r} is not <organization>/<project>/<stack>")
+            continue
+        project, stack = parts[1], parts[2]
+        if project not in by_project:
+            found.append(f"{label}: webmon:storeStack {ref!r} names no store project "
+                         f"(one of {', '.join(sorted(by_project))})")
+            continue
+        directory, stacks = by_project[project]
+        if stack not in stacks:
+            found.append(f"{label}: webmon:storeStack {ref!r}: no stores/{directory}/Pulumi.{stack}.yaml")
+        elif stacks[stack].get("aws:region") != hc.get("aws:region"):
+            found.append(f"{label}: the store stack stores/{directory}/Pulumi.{stack}.yaml is in "
+                         f"{stacks[stack].get('aws:region')}, not in the home region {hc.get('aws:region')}")
+    return found
+
+
+def check_artifacts(root: Path, file: str, project_dir: Path, resources: dict,
+                    variables: dict | None = None) -> list[str]:
+    """Lambda code: the zip `cargo lambda build --output-format zip` writes, never a
+    directory (a directory archive can lose the executable bit of `bootstrap`)."""
     found: list[str] = []
     require = os.environ.get("WEBMON_REQUIRE_ARTIFACTS") == "1"
+    variables = variables or {}
     for name, res in resources.items():
         code = (res.get("properties") or {}).get("code")
         if not isinstance(code, dict) or "fn::fileArchive" not in code:
             continue
         raw = str(code["fn::fileArchive"])
-        path = (project_dir / raw).resolve()
+        resolved = re.sub(r"\$\{(\w+)\}", lambda m: str(variables.get(m.group(1), m.group(0))), raw)
+        path = (project_dir / resolved).resolve()
         at = f"{file}: resources.{name}.properties.code"
-        if path.parent != (root / "target" / "lambda").resolve() or path.name not in BINARIES:
+        crate_dir = path.parent
+        if (path.name != "bootstrap.zip" or crate_dir.parent != (root / "target" / "lambda").resolve()
+                or crate_dir.name not in BINARIES):
             found.append(f"{at}: fileArchive {raw!r} does not resolve to target/lambda/<"
-                         f"{'|'.join(sorted(BINARIES))}> at the repository root")
+                         f"{'|'.join(sorted(BINARIES))}>/bootstrap.zip at the repository root")
             continue
-        if (require or path.exists()) and not (path / "bootstrap").is_file():
-            found.append(f"{at}: {raw} has no bootstrap: run cargo lambda build --release --arm64")
+        if (require or crate_dir.exists()) and not path.is_file():
+            found.append(f"{at}: {resolved} is missing: run cargo lambda build --release --arm64 "
+                         "--output-format zip")
     return found
