@@ -175,7 +175,7 @@ json() {
 }
 
 echo "config-lambda: stream fixture"
-out=$(invoke config-lambda config-lambda/tests/fixtures/stream_insert.json)
+out=$(invoke config-lambda aws/tests/fixtures/config-lambda/stream_insert.json)
 echo "$out"
 echo "$out" | json 'd["batchItemFailures"] == []' >/dev/null ||
   fail "config-lambda reported failed stream records: $out"
@@ -202,7 +202,7 @@ echo "$out"
 echo "$out" | json 'len(d["groups"]) > 0 and d["results_sent"] == d["executions"] == 16' >/dev/null ||
   fail "probe-lambda should have probed the 16 smoke checks once each: $out"
 echo "probe-lambda: scheduled-event fixture"
-out=$(invoke probe-lambda probe-lambda/tests/fixtures/eventbridge_scheduled.json)
+out=$(invoke probe-lambda aws/tests/fixtures/probe-lambda/eventbridge_scheduled.json)
 echo "$out"
 echo "$out" | json 'd["groups"] == ["1m-3", "1m-4"] and d["results_sent"] == d["executions"]' >/dev/null ||
   fail "probe-lambda failed on the scheduled-event fixture: $out"
@@ -212,7 +212,7 @@ echo "$attrs" | json 'int(d["Attributes"]["ApproximateNumberOfMessages"]) >= 1' 
   fail "no result message in the queue: $attrs"
 
 echo "writer-lambda: SQS fixture"
-out=$(invoke writer-lambda writer-lambda/tests/fixtures/sqs_event.json)
+out=$(invoke writer-lambda aws/tests/fixtures/writer-lambda/sqs_event.json)
 echo "$out"
 echo "$out" | json '[f["itemIdentifier"] for f in d["batchItemFailures"]] == ["2e1424d4-f796-459a-8184-9c92662be6da"]' >/dev/null ||
   fail "writer-lambda should fail only the undecodable message: $out"

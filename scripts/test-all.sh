@@ -46,7 +46,7 @@ step "infra: offline Pulumi checks" python3 -m pytest infra-tests -q
 step "lambda binaries under cargo lambda watch" bash scripts/lambda-watch-smoke.sh
 
 # The cost benchmark on a small run (fails if a result is lost on the way to Timestream).
-step "bench cost (100 checks)" env RUST_LOG=warn cargo run -q -p webmon -- bench cost --checks 100 --minutes 5
+step "bench cost (100 checks)" env RUST_LOG=warn cargo run -q -p webmon --features bench -- bench cost --checks 100 --minutes 5
 
 # ---------------------------------------------------------------------------------------
 # Summary

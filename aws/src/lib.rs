@@ -1,6 +1,16 @@
-//! AWS adapters for the webmon ports, one file per service.
+//! The AWS side of webmon: one adapter per service behind the `webmon-core` ports, the
+//! AWS stores (write and read), and the application services the Lambdas and the CLI
+//! run.
+//!
+//! It may import `webmon-core` and the AWS SDKs; it may not import a Lambda crate, the
+//! local product, the dashboard or the CLI. The Lambda crates are only wiring around
+//! [`service`]: each `main.rs` reads settings, builds adapters from here and calls one
+//! service.
 //!
 //! Layout:
+//! - [`service`]: the use cases: reconcile a region's rules from a stream batch or a
+//!   resync ([`service::reconcile`]), probe a trigger ([`service::probe`]), write a
+//!   batch of result messages ([`service::write`]).
 //! - [`config`]: shared SDK configuration, with the `WEBMON_AWS_ENDPOINT_URL` override
 //!   (an emulator such as moto's server) and static credentials for it.
 //! - [`dynamodb`]: the check table, a [`webmon_core::ports::CheckRepository`]; items are
@@ -9,20 +19,17 @@
 //! - [`eventbridge`]: the region's `webmon-` trigger rules and their targets.
 //! - [`sqs`]: the result queue, a [`webmon_core::ports::ResultQueue`] packing many
 //!   results per message ([`envelope`]) and sending them with `SendMessageBatch`.
-//! - [`timestream`]: the result store, a [`webmon_core::ports::ResultStore`] writing
-//!   multi-measure records in batches of 100.
-//! - [`timestream_query`]: SQL on Timestream (aws-sdk-timestreamquery), all pages, for
-//!   the dashboard's and the report's `QueryRunner`.
-//! - [`influx`]: the same store in an InfluxDB-compatible database (line protocol over
-//!   the v2 write API), for accounts without Timestream for LiveAnalytics.
+//! - [`timestream`]: the Timestream for LiveAnalytics store: writes (multi-measure
+//!   records, 100 per call), reads ([`timestream::TimestreamReader`], a
+//!   [`webmon_core::read::ResultReader`]) and its SQL dialect.
+//! - [`influx`]: the InfluxDB store (line protocol over the v2 write API), for accounts
+//!   without Timestream for LiveAnalytics.
 //! - [`secrets`]: Secrets Manager, for the InfluxDB token.
 //! - [`sink`]: the writer's store chosen by `WEBMON_SINK` (Timestream, InfluxDB, both).
 //! - [`store`]: [`store::BatchStore`], a write that reports per result, for the writer.
 //! - [`telemetry`]: `tracing` JSON logs and OpenTelemetry spans, exported over OTLP.
 //! - [`https`]: the HTTP(S) client for the non-AWS endpoints (InfluxDB, OTLP).
 //! - [`error`]: the crate's one error type and the retry decision.
-//! - `emulator` (feature `emulator`): moto's server behind a counting, fault-injecting
-//!   proxy, for the tests and `webmon bench cost`.
 
 pub mod config;
 pub mod dynamodb;
@@ -32,14 +39,11 @@ pub mod eventbridge;
 pub mod https;
 pub mod influx;
 pub mod secrets;
+pub mod service;
 pub mod sink;
 pub mod sqs;
 pub mod store;
 pub mod telemetry;
 pub mod timestream;
-pub mod timestream_query;
-
-#[cfg(feature = "emulator")]
-pub mod emulator;
 
 pub use error::AwsError;

@@ -3,18 +3,16 @@
 //! gzip, the token header, the retry path (503 then 204), the permanent path (400), and
 //! the `both` sink with Timestream on moto's server.
 
-mod http_recorder;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use http_recorder::Recorder;
 use webmon_aws::influx::{resolve_token, InfluxConfig, InfluxStore, Token};
 use webmon_aws::sink::Both;
 use webmon_aws::store::BatchStore;
 use webmon_aws::timestream::TimestreamStore;
 use webmon_core::ports::{PortError, ResultStore};
 use webmon_core::result::{ErrorClass, ProbeResult, RESULT_VERSION};
+use webmon_testkit::http_recorder::Recorder;
 
 const TOKEN: &str = "influx-s3cret-token";
 
@@ -275,7 +273,7 @@ async fn failures_that_persist_are_reported_retriable() {
 
 #[tokio::test]
 async fn both_sinks_write_each_result_and_a_failing_one_fails_the_batch() {
-    let emulator = webmon_aws::emulator::Emulator::start()
+    let emulator = webmon_testkit::emulator::Emulator::start()
         .await
         .expect("emulator (pip install 'moto[server]')");
     let client = TimestreamStore::client(&emulator.target("eu-west-1"))
@@ -330,7 +328,7 @@ async fn both_sinks_write_each_result_and_a_failing_one_fails_the_batch() {
 
 #[tokio::test]
 async fn the_token_may_come_from_secrets_manager() {
-    let emulator = webmon_aws::emulator::Emulator::start()
+    let emulator = webmon_testkit::emulator::Emulator::start()
         .await
         .expect("emulator (pip install 'moto[server]')");
     let target = emulator.target("eu-west-1");

@@ -2,16 +2,14 @@
 //! invocation span closes, and the protobuf request is already there, with the span
 //! names, their parent link and the service name.
 
-mod http_recorder;
-
 use std::time::Duration;
 
-use http_recorder::Recorder;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use prost::Message as _;
 use tracing_subscriber::layer::SubscriberExt;
 use webmon_aws::telemetry::{otlp_layer, otlp_provider, OtlpConfig, INVOCATION_SPAN};
+use webmon_testkit::http_recorder::Recorder;
 
 fn config(collector: &Recorder) -> OtlpConfig {
     OtlpConfig {

@@ -7,12 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use webmon_aws::emulator::Emulator;
-use webmon_aws::timestream_query::{canned, TimestreamQuery};
-use webmon_core::dashboard::timestream::{Rows, TimestreamQueries, TimestreamSource};
-use webmon_core::dashboard::{DashboardSource, Window};
-use webmon_core::report::timestream::{fetch_samples, ReportQuery};
+use webmon_aws::timestream::query::TimestreamQuery;
+use webmon_aws::timestream::samples::{fetch_samples, ReportQuery};
+use webmon_aws::timestream::{Rows, TimestreamQueries, TimestreamReader};
+use webmon_core::read::{ResultReader, Window};
 use webmon_core::report::{by_region::by_region, summarize};
+use webmon_testkit::canned;
+use webmon_testkit::emulator::Emulator;
 
 const REGION: &str = "eu-west-1";
 const WINDOW: Window = Window {
@@ -321,7 +322,7 @@ async fn dashboard_source_runs_through_the_adapter() {
     canned::register(&moto, REGION, &sql, vec![page.clone(), page])
         .await
         .unwrap();
-    let source = TimestreamSource::new(Arc::new(runner.clone()), queries.clone());
+    let source = TimestreamReader::new(Arc::new(runner.clone()), queries.clone());
     for _ in 0..2 {
         let got = source.overview(WINDOW).await.unwrap();
         assert_eq!(got.checks.len(), 1);
@@ -348,7 +349,7 @@ async fn dashboard_source_runs_through_the_adapter() {
     )
     .await
     .unwrap();
-    let expired = TimestreamSource::new(Arc::new(runner), queries).with_columns_ttl(Duration::ZERO);
+    let expired = TimestreamReader::new(Arc::new(runner), queries).with_columns_ttl(Duration::ZERO);
     assert!(expired.series("api", WINDOW).await.is_ok());
     let err = expired.series("api", WINDOW).await.unwrap_err().to_string();
     assert!(

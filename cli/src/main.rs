@@ -36,7 +36,8 @@ enum Command {
     Regions(commands::regions::Args),
     /// Serve the dashboard from a store.
     Dashboard(commands::dashboard::Args),
-    /// Benchmarks that print their figures.
+    /// Benchmarks that print their figures (built with `--features bench`).
+    #[cfg(feature = "bench")]
     Bench(commands::bench::Args),
 }
 
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
             Command::Resync(args) => commands::resync::run(args).await,
             Command::Regions(args) => commands::regions::run(args).await,
             Command::Dashboard(args) => commands::dashboard::run(args).await,
+            #[cfg(feature = "bench")]
             Command::Bench(args) => commands::bench::run(args).await,
         }
     });

@@ -10,8 +10,8 @@ use serde_json::Value;
 use webmon_core::check::Interval;
 use webmon_core::ports::{Clock, SystemClock};
 use webmon_core::schedule::next_run_at_or_after;
-use webmon_core::store::SqliteStore;
-use webmon_core::target::TargetServer;
+use webmon_demo_target::TargetServer;
+use webmon_local::store::SqliteStore;
 
 fn webmon() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_webmon"));

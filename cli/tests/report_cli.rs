@@ -9,11 +9,11 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use webmon_aws::emulator::Emulator;
-use webmon_aws::timestream_query::canned;
-use webmon_core::dashboard::timestream::Rows;
+use webmon_aws::timestream::Rows;
 use webmon_core::result::{LatencyStats, Phases, ProbeHealth, ProbeResult, RESULT_VERSION};
-use webmon_core::store::SqliteStore;
+use webmon_local::store::SqliteStore;
+use webmon_testkit::canned;
+use webmon_testkit::emulator::Emulator;
 
 const WEBMON: &str = env!("CARGO_BIN_EXE_webmon");
 

@@ -1,4 +1,5 @@
-//! Config Lambda entry point: read the settings, build the adapters, serve events.
+//! Config Lambda: wiring only. Reads the settings, builds the DynamoDB and EventBridge
+//! adapters and serves stream batches with [`webmon_aws::service::reconcile`].
 
 #![recursion_limit = "256"]
 
@@ -29,7 +30,7 @@ async fn main() -> Result<(), Error> {
         move |event: LambdaEvent<serde_json::Value>| async move {
             let span =
                 tracing::info_span!("invocation", request_id = %event.context.request_id, region);
-            config_lambda::handle(table, rules, region, event.payload)
+            webmon_aws::service::reconcile::handle(table, rules, region, event.payload)
                 .instrument(span)
                 .await
                 .map_err(Error::from)

@@ -1,4 +1,10 @@
-//! The webmon domain, with no AWS dependency.
+//! The webmon domain: what a check is, how it is probed, what a result says, when each
+//! check runs, and the ports every adapter implements.
+//!
+//! This crate does no I/O of its own except the probe engine's own sockets. It may not
+//! import an AWS SDK, a database driver or an HTTP server; stores, queues, the dashboard
+//! and the Lambda wiring live in the crates that depend on it (`webmon-local`,
+//! `webmon-dashboard`, `webmon-aws`), never the other way round.
 //!
 //! Layout:
 //! - [`check`]: check definitions, raw (as written in YAML, JSON or DynamoDB) and
@@ -7,24 +13,19 @@
 //!   the SSRF guard applied to each resolved address, and assertion evaluation.
 //! - [`result`]: the versioned, serialisable probe result.
 //! - [`schedule`]: stable per-check offsets and schedule groups.
-//! - [`reconcile`]: trigger-rule reconciliation for the AWS config Lambda (pure).
-//! - [`ports`]: the small traits in front of the queue, the result store, the check
-//!   repository and the clock; adapters (SQLite here, AWS in `webmon-aws`) implement them.
-//! - [`store`]: the embedded SQLite result store.
-//! - [`runner`]: the one-machine scheduler loop used by `webmon run`.
-//! - [`report`]: latency statistics (percentiles, availability) over stored results.
-//! - [`dashboard`]: the read-only web dashboard (pages, JSON API, embedded charts) served
-//!   by `webmon run` and `webmon dashboard`, behind the `DashboardSource` port.
-//! - [`target`]: a tiny HTTP target server used by the demo, the tests and the benchmarks.
+//! - [`reconcile`]: trigger-rule planning for the AWS config service (pure).
+//! - [`report`]: latency statistics (percentiles, availability) over stored samples,
+//!   and their renderings (pure).
+//! - [`read`]: what a reader of stored results sees (overview, series, phases,
+//!   failures, samples) and [`read::ResultReader`], the read port every store implements.
+//! - [`ports`]: the write-side ports: the result queue, the result store, the check
+//!   repository and the clock.
 
 pub mod check;
-pub mod dashboard;
 pub mod ports;
 pub mod probe;
+pub mod read;
 pub mod reconcile;
 pub mod report;
 pub mod result;
-pub mod runner;
 pub mod schedule;
-pub mod store;
-pub mod target;

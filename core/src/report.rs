@@ -17,19 +17,15 @@
 //!   phases over answered executions; the time-to-first-byte phase is `cold_ttfb_p50_ms`.
 //! - `last_*`: the most recent execution by scheduled time.
 //!
-//! Both stores feed the same functions: the SQLite store returns [`Sample`]s, and
-//! [`timestream`] fetches one row per execution from Timestream and parses it into
-//! [`Sample`]s, so a report over either store computes identical figures.
+//! Every store feeds the same functions: each returns [`Sample`]s through
+//! [`crate::read::ResultReader::samples`], so a report over any store computes
+//! identical figures.
 //!
 //! Submodules: [`window`] (the `--since` window), [`by_region`] (one check's regions
-//! side by side, fastest and slowest marked), [`local`] (opening an existing SQLite
-//! store for reading), [`render`] (table and CSV), [`timestream`] (SQL and row parsing behind the dashboard's
-//! `QueryRunner` port).
+//! side by side, fastest and slowest marked), [`render`] (table and CSV).
 
 pub mod by_region;
-pub mod local;
 pub mod render;
-pub mod timestream;
 pub mod window;
 
 use std::collections::BTreeMap;

@@ -1,4 +1,5 @@
-//! Probe Lambda entry point: read the settings, build the adapters, serve events.
+//! Probe Lambda: wiring only. Reads the settings, builds the check table, queue and
+//! probe engine, and serves triggers with [`webmon_aws::service::probe`].
 
 #![recursion_limit = "256"]
 
@@ -31,14 +32,14 @@ async fn main() -> Result<(), Error> {
         cold_start: true,
         ..Default::default()
     });
-    let settings = probe_lambda::Settings {
+    let settings = webmon_aws::service::probe::Settings {
         region,
         concurrency: env_or("WEBMON_CONCURRENCY", "256").parse()?,
     };
     let (repo, queue, prober, settings) = (&repo, &queue, &prober, &settings);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let span = tracing::info_span!("invocation", request_id = %event.context.request_id, region = %settings.region);
-        let summary = probe_lambda::handle(repo, queue, prober, &SystemClock, settings, event.payload).instrument(span).await?;
+        let summary = webmon_aws::service::probe::handle(repo, queue, prober, &SystemClock, settings, event.payload).instrument(span).await?;
         Ok::<_, Error>(serde_json::to_value(summary)?)
     }))
     .await

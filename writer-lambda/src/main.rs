@@ -1,4 +1,5 @@
-//! Writer Lambda entry point: read the settings, build the store, serve events.
+//! Writer Lambda: wiring only. Reads the settings, builds the store and serves SQS
+//! batches with [`webmon_aws::service::write`].
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use tracing::Instrument;
@@ -15,7 +16,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
             let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
-            let (response, _) = writer_lambda::handle(store, event.payload)
+            let (response, _) = webmon_aws::service::write::handle(store, event.payload)
                 .instrument(span)
                 .await;
             Ok::<_, Error>(response)

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod check;
 pub mod checks;
@@ -8,6 +9,7 @@ pub mod regions;
 pub mod report;
 pub mod resync;
 pub mod run;
+pub mod source;
 pub mod validate;
 
 /// Sets up `tracing`: human-readable by default, JSON lines with `--log-json`.

@@ -1,81 +1,25 @@
 //! `webmon report`: per check x region latency and availability over a window, from the
 //! local SQLite store or from Timestream, as a table, JSON or CSV; `--by-region` puts
-//! one check's regions side by side. The statistics, the Timestream SQL and the
-//! renderings live in `webmon_core::report`; the Timestream call in
-//! `webmon_aws::timestream_query`. See docs/report.md.
+//! one check's regions side by side. The samples come from the store's
+//! [`webmon_core::read::ResultReader`]; the statistics and renderings live in
+//! `webmon_core::report`. See docs/report.md.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use webmon_aws::config::{AwsTarget, ENDPOINT_ENV};
-use webmon_aws::timestream::{DATABASE_ENV, TABLE_ENV};
-use webmon_aws::timestream_query::TimestreamQuery;
 use webmon_core::ports::{Clock, SystemClock};
 use webmon_core::report::by_region::by_region;
-use webmon_core::report::timestream::{fetch_samples, ReportQuery};
-use webmon_core::report::window::{parse_since, window, Window};
-use webmon_core::report::{local, render, summarize, Sample};
+use webmon_core::report::window::{parse_since, window};
+use webmon_core::report::{render, summarize};
 
-/// Where results are read from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Source {
-    /// The embedded SQLite store written by `webmon run` (`--db`).
-    Sqlite,
-    /// Amazon Timestream, written by the writer Lambda (`--database`, `--table`).
-    Timestream,
-}
+use super::source::{SourceArgs, SqliteOpen};
 
-/// Where the Timestream table is (`--source timestream`); `webmon dashboard` shares it.
-#[derive(clap::Args, Debug, Clone)]
-pub struct TimestreamArgs {
-    /// Timestream database (with `--source timestream`).
-    #[arg(long, env = DATABASE_ENV, default_value = "webmon")]
-    pub database: String,
-    /// Timestream table (with `--source timestream`).
-    #[arg(long, env = TABLE_ENV, default_value = "results")]
-    pub table: String,
-    /// AWS region of the Timestream table (default: the SDK's, e.g. AWS_REGION).
-    #[arg(long)]
-    pub region: Option<String>,
-    /// Endpoint override (an emulator such as moto's server); turns endpoint discovery off.
-    #[arg(long, env = ENDPOINT_ENV)]
-    pub endpoint_url: Option<String>,
-}
-
-impl TimestreamArgs {
-    /// The validated queries and the query adapter.
-    pub async fn connect(&self) -> anyhow::Result<(ReportQuery, TimestreamQuery)> {
-        let query = ReportQuery::new(&self.database, &self.table)
-            .map_err(|e| anyhow::anyhow!("failed to read --database/--table: {e}"))?;
-        let target = AwsTarget {
-            region: self.region.clone(),
-            endpoint_url: self.endpoint_url.clone().filter(|u| !u.is_empty()),
-        };
-        let runner = TimestreamQuery::connect(&target)
-            .await
-            .context("failed to set up the Timestream query client")?;
-        Ok((query, runner))
-    }
-}
-
-/// Arguments of `webmon report`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Where to read results from.
-    #[arg(long, value_enum, default_value = "sqlite")]
-    pub source: Source,
-    /// The SQLite database written by `webmon run` (with `--source sqlite`).
-    #[arg(
-        long,
-        default_value = "webmon.db",
-        env = "WEBMON_DB",
-        value_name = "FILE"
-    )]
-    pub db: PathBuf,
+    /// The store to read (`--source`, `--db`, the Timestream table).
     #[command(flatten)]
-    pub timestream: TimestreamArgs,
+    pub store: SourceArgs,
     /// Window: results scheduled in the last `since` (e.g. `15m`, `1h`, `7d`).
     #[arg(long, default_value = "1h", value_parser = parse_since)]
     pub since: Duration,
@@ -109,38 +53,16 @@ fn check_of(args: &Args) -> anyhow::Result<Option<String>> {
     }
 }
 
-async fn samples(
-    args: &Args,
-    window: &Window,
-    check: Option<&str>,
-) -> anyhow::Result<(Vec<Sample>, String)> {
-    match args.source {
-        Source::Sqlite => {
-            let store = local::open_existing(&args.db)?;
-            let samples = local::samples(&store, window, check).await?;
-            Ok((samples, format!("the SQLite store {}", args.db.display())))
-        }
-        Source::Timestream => {
-            let (query, runner) = args.timestream.connect().await?;
-            let samples = fetch_samples(&runner, &query, window, check)
-                .await
-                .with_context(|| {
-                    format!(
-                        "failed to read the report from Timestream table {}",
-                        query.table()
-                    )
-                })?;
-            Ok((samples, format!("the Timestream table {}", query.table())))
-        }
-    }
-}
-
-/// Runs `webmon report`.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let check = check_of(&args)?;
     let now = SystemClock.now_ms();
     let window = window(args.since, now);
-    let (samples, source) = samples(&args, &window, check.as_deref()).await?;
+    let reader = args.store.open(SqliteOpen::WithResults).await?;
+    let source = reader.describe();
+    let samples = reader
+        .samples(window, check.as_deref())
+        .await
+        .with_context(|| format!("failed to read the report from {source}"))?;
     let since = humantime::format_duration(args.since);
     if samples.is_empty() {
         match &check {

@@ -41,7 +41,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         &args.probe_arn,
     )
     .with_bin_capacity(args.bin_capacity);
-    let summary = config_lambda::resync(&table, &rules, &region)
+    let summary = webmon_aws::service::reconcile::resync(&table, &rules, &region)
         .await
         .map_err(|e| anyhow::anyhow!("failed to resync {region}: {e}"))?;
     println!(

@@ -11,9 +11,9 @@ use std::time::Duration;
 use anyhow::Context;
 use webmon_core::ports::SystemClock;
 use webmon_core::probe::{ProbeOptions, Prober};
-use webmon_core::runner::{self, RunnerOptions};
-use webmon_core::store::SqliteStore;
-use webmon_core::target::TargetServer;
+use webmon_demo_target::TargetServer;
+use webmon_local::runner::{self, RunnerOptions};
+use webmon_local::store::SqliteStore;
 
 /// Where `--demo-target` listens when no address is given.
 pub const DEMO_TARGET_ADDR: &str = "127.0.0.1:8089";

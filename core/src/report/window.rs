@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-pub use crate::dashboard::model::Window;
+pub use crate::read::model::Window;
 
 /// Longest window a report may cover (the SQLite store keeps what `webmon run` wrote;
 /// Timestream's magnetic store keeps years, but a report scans every execution).

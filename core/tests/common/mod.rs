@@ -10,7 +10,7 @@ use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use webmon_core::check::{Check, RawAssertions, RawCheck};
 use webmon_core::probe::{ProbeOptions, Prober};
 use webmon_core::result::ProbeResult;
-use webmon_core::target::TargetServer;
+use webmon_demo_target::TargetServer;
 
 /// Loopback, port chosen by the system.
 pub fn local() -> SocketAddr {

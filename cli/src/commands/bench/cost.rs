@@ -27,7 +27,6 @@ use model::{record_bytes, Usage};
 use prices::Prices;
 use report::{print_report, rss_high_water, Infra, RunInfo};
 use webmon_aws::dynamodb::{check_to_item, DynamoCheckRepository, DEFAULT_TABLE};
-use webmon_aws::emulator::Emulator;
 use webmon_aws::eventbridge::EventBridgeRules;
 use webmon_aws::sqs::SqsResultQueue;
 use webmon_aws::timestream::TimestreamStore;
@@ -36,7 +35,8 @@ use webmon_core::ports::Clock;
 use webmon_core::probe::{ProbeOptions, Prober};
 use webmon_core::reconcile::RULE_PREFIX;
 use webmon_core::schedule::{executions_in_trigger, GroupKey};
-use webmon_core::target::TargetServer;
+use webmon_testkit::emulator::Emulator;
+use webmon_testkit::TargetServer;
 
 const PROBE_REGIONS: [&str; 2] = ["eu-west-1", "us-east-1"];
 const HOME: &str = "eu-central-1";
@@ -151,7 +151,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     for minute in 0..args.minutes {
         let minute_start = START_MS + i64::from(minute) * 60_000;
         for region in &regions {
-            let settings = probe_lambda::Settings {
+            let settings = webmon_aws::service::probe::Settings {
                 region: region.name.to_string(),
                 concurrency: args.concurrency,
             };
@@ -168,7 +168,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 emulator.record(region.name, "lambda", "Invoke");
                 let started = Instant::now();
                 let names: Vec<String> = groups.iter().map(GroupKey::name).collect();
-                let summary = probe_lambda::handle(
+                let summary = webmon_aws::service::probe::handle(
                     &region.table,
                     &queue,
                     &region.prober,
@@ -246,10 +246,10 @@ async fn drain(
             continue;
         }
         empty = 0;
-        let event = writer_lambda::poll::sqs_event(&received);
+        let event = webmon_aws::service::write::poll::sqs_event(&received);
         emulator.record(HOME, "lambda", "Invoke");
         let started = Instant::now();
-        let (response, _) = writer_lambda::handle(store, event).await;
+        let (response, _) = webmon_aws::service::write::handle(store, event).await;
         usage.writer.add(ms(started), 0.0, granularity);
         if !response.batch_item_failures.is_empty() {
             bail!(
@@ -285,7 +285,7 @@ async fn setup_region(
     }
     let arn = format!("arn:aws:lambda:{name}:123456789012:function:webmon-probe");
     let rules = EventBridgeRules::new(aws_sdk_eventbridge::Client::new(&config), RULE_PREFIX, arn);
-    config_lambda::resync(&table, &rules, name)
+    webmon_aws::service::reconcile::resync(&table, &rules, name)
         .await
         .map_err(|e| anyhow!("config resync in {name} failed: {e}"))?;
     let mut packed = Vec::new();

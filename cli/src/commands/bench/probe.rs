@@ -26,7 +26,6 @@ use webmon_core::ports::{Clock, SystemClock};
 use webmon_core::probe::{run_scheduled, ProbeOptions, Prober};
 
 mod curl;
-mod target;
 
 use curl::{curl_run, curl_version};
 
@@ -349,7 +348,7 @@ impl Drop for TargetProcess {
 /// Child side: serve until stdin closes, answering `peak` requests.
 async fn serve_target() -> anyhow::Result<ExitCode> {
     let (addr, pending, realtime) =
-        target::start().context("failed to start the benchmark target")?;
+        webmon_testkit::bench_target::start().context("failed to start the benchmark target")?;
     let mut stdout = std::io::stdout();
     let priority = if realtime { "realtime" } else { "normal" };
     writeln!(stdout, "{addr} {priority}")?;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use webmon_aws::emulator::Emulator;
+use webmon_testkit::emulator::Emulator;
 
 use super::model::{breakdown, Usage};
 use super::prices::Prices;

@@ -1,0 +1,104 @@
+//! Where `webmon report` and `webmon dashboard` read results from: the flags they share
+//! (`--source`, `--db`, the Timestream table) and the one place that turns them into a
+//! [`ResultReader`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use webmon_aws::config::{AwsTarget, ENDPOINT_ENV};
+use webmon_aws::timestream::query::TimestreamQuery;
+use webmon_aws::timestream::{TimestreamQueries, TimestreamReader, DATABASE_ENV, TABLE_ENV};
+use webmon_core::read::ResultReader;
+use webmon_local::store::{open_existing, SqliteStore};
+
+/// Which store to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Source {
+    /// The embedded SQLite store written by `webmon run` (`--db`).
+    Sqlite,
+    /// Amazon Timestream, written by the writer Lambda (`--database`, `--table`).
+    Timestream,
+}
+
+/// Where the Timestream table is (`--source timestream`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct TimestreamArgs {
+    /// Timestream database (with `--source timestream`).
+    #[arg(long, env = DATABASE_ENV, default_value = "webmon")]
+    pub database: String,
+    /// Timestream table (with `--source timestream`).
+    #[arg(long, env = TABLE_ENV, default_value = "results")]
+    pub table: String,
+    /// AWS region of the Timestream table (default: the SDK's, e.g. AWS_REGION).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Endpoint override (an emulator such as moto's server); turns endpoint discovery off.
+    #[arg(long, env = ENDPOINT_ENV)]
+    pub endpoint_url: Option<String>,
+}
+
+/// The flags naming a result store, shared by `report` and `dashboard`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SourceArgs {
+    /// Where to read results from.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub source: Source,
+    /// SQLite database written by `webmon run` (with `--source sqlite`).
+    #[arg(
+        long,
+        default_value = "webmon.db",
+        env = "WEBMON_DB",
+        value_name = "FILE"
+    )]
+    pub db: PathBuf,
+    /// The Timestream table (with `--source timestream`).
+    #[command(flatten)]
+    pub timestream: TimestreamArgs,
+}
+
+/// How a command opens an SQLite file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqliteOpen {
+    /// The file must hold the results table written by `webmon run` (`report`).
+    WithResults,
+    /// The file must exist; its schema is brought up to date (`dashboard`, which may
+    /// start before the first result is stored).
+    Existing,
+}
+
+impl SourceArgs {
+    /// Opens the chosen store for reading. A missing SQLite file is an error naming it
+    /// (never created); a Timestream table name must follow the service's naming rule.
+    pub async fn open(&self, sqlite: SqliteOpen) -> anyhow::Result<Arc<dyn ResultReader>> {
+        match self.source {
+            Source::Sqlite if sqlite == SqliteOpen::WithResults => {
+                Ok(Arc::new(open_existing(&self.db)?))
+            }
+            Source::Sqlite => {
+                let label = self.db.display();
+                if !self.db.exists() {
+                    anyhow::bail!(
+                        "failed to open the SQLite store {label}: no such file (start `webmon run --db {label}` first, or pass --db)"
+                    );
+                }
+                let store = SqliteStore::open(&self.db)
+                    .with_context(|| format!("failed to open the SQLite store {label}"))?;
+                Ok(Arc::new(store))
+            }
+            Source::Timestream => {
+                let t = &self.timestream;
+                let queries = TimestreamQueries::new(&t.database, &t.table)
+                    .map_err(|e| anyhow::anyhow!("failed to read --database/--table: {e}"))?;
+                let target = AwsTarget {
+                    region: t.region.clone(),
+                    endpoint_url: t.endpoint_url.clone().filter(|u| !u.is_empty()),
+                };
+                let runner = TimestreamQuery::connect(&target)
+                    .await
+                    .context("failed to set up the Timestream query client")?;
+                Ok(Arc::new(TimestreamReader::new(Arc::new(runner), queries)))
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The read-only web dashboard served by `webmon run` and `webmon dashboard`.
+//!
+//! It reads results only through [`webmon_core::read::ResultReader`], so it serves the
+//! embedded SQLite store and the AWS stores alike. It may import `webmon-core` and an
+//! HTTP server; it may not import a store, an AWS SDK or the runner.
+//!
+//! Layout:
+//! - `server` and `routes`: a hyper server with the pages, embedded assets (uPlot for
+//!   the charts; nothing is loaded from the network) and the `/api/...` endpoints,
+//!   documented in `docs/dashboard.md`.
+//! - `assets`: the pages, scripts and styles, compiled into the binary.
+//!
+//! Results carry no request headers of checks, so no secret can reach a page.
+
+mod assets;
+mod routes;
+mod server;
+
+pub use server::{serve, serve_with_clock, HEADER_READ_TIMEOUT, SHUTDOWN_GRACE};
+pub use webmon_core::read::{ResultReader, Window};

@@ -1,0 +1,226 @@
+//! Routing: pages, embedded assets and the JSON API. Every response carries headers
+//! that keep the pages from being framed or sniffed and limit scripts to our own.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::Request;
+use serde::Serialize;
+
+use super::assets;
+use super::server::State;
+use webmon_core::ports::PortError;
+use webmon_core::read::model::{Window, DEFAULT_FAILURE_LIMIT, MAX_FAILURE_LIMIT};
+
+type Reply = Response<Full<Bytes>>;
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+fn reply(
+    status: StatusCode,
+    content_type: &'static str,
+    cache: &'static str,
+    body: impl Into<Bytes>,
+) -> Reply {
+    let mut res = Response::new(Full::new(body.into()));
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    res
+}
+
+fn json(status: StatusCode, value: &impl Serialize) -> Reply {
+    match serde_json::to_vec(value) {
+        Ok(body) => reply(status, "application/json", "no-store", body),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("failed to encode the response: {e}"),
+        ),
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Reply {
+    let body = serde_json::json!({ "error": message }).to_string();
+    reply(status, "application/json", "no-store", body)
+}
+
+fn port_error(e: PortError) -> Reply {
+    tracing::warn!(error = %e, "dashboard query failed");
+    let status = if e.is_retriable() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    error(status, &e.to_string())
+}
+
+/// Check ids are letters, digits, `-`, `_` and `.` (see check validation), so a path
+/// segment outside that set names no check and needs no decoding.
+fn valid_check_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn host_allowed(req: &Request<Incoming>, state: &State) -> bool {
+    let Some(allowed) = &state.allowed_hosts else {
+        return true;
+    };
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        });
+    let Some(host) = host else { return true };
+    // Strip the port: `[::1]:8080` -> `[::1]`, `localhost:8080` -> `localhost`.
+    let name = match host.rfind(':') {
+        Some(i) if !host[i..].contains(']') => &host[..i],
+        _ => host.as_str(),
+    };
+    allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
+}
+
+/// Handles one request. Never fails: errors become JSON error responses.
+pub(crate) async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Reply, Infallible> {
+    if !host_allowed(&req, &state) {
+        return Ok(error(
+            StatusCode::MISDIRECTED_REQUEST,
+            "failed to serve: unexpected Host header",
+        ));
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut res = error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "the dashboard is read-only: use GET",
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return Ok(res);
+    }
+    let query: HashMap<String, String> = req
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let path = req.uri().path();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    Ok(match segments.as_slice() {
+        [""] => reply(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            "no-cache",
+            assets::INDEX_HTML,
+        ),
+        ["check", id] if valid_check_id(id) => reply(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            "no-cache",
+            assets::CHECK_HTML,
+        ),
+        ["assets", name] => match assets::get(name) {
+            Some((content_type, body)) => {
+                reply(StatusCode::OK, content_type, "public, max-age=3600", body)
+            }
+            None => error(StatusCode::NOT_FOUND, &format!("no asset named {name:?}")),
+        },
+        ["healthz"] => reply(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "no-store",
+            "ok\n",
+        ),
+        ["api", rest @ ..] => api(rest, &query, &state).await,
+        _ => error(StatusCode::NOT_FOUND, &format!("no page at {path:?}")),
+    })
+}
+
+async fn api(segments: &[&str], query: &HashMap<String, String>, state: &State) -> Reply {
+    let window = match Window::since(query.get("since").map(String::as_str), state.clock.now_ms()) {
+        Ok(w) => w,
+        Err(reason) => return error(StatusCode::BAD_REQUEST, &reason),
+    };
+    let source = &state.source;
+    match segments {
+        ["overview"] => source
+            .overview(window)
+            .await
+            .map_or_else(port_error, |v| json(StatusCode::OK, &v)),
+        ["checks", id, what] if valid_check_id(id) => match *what {
+            "series" => source
+                .series(id, window)
+                .await
+                .map_or_else(port_error, |v| json(StatusCode::OK, &v)),
+            "phases" => source
+                .phases(id, window)
+                .await
+                .map_or_else(port_error, |v| json(StatusCode::OK, &v)),
+            "failures" => {
+                let limit = match query.get("limit").map(|l| l.parse::<usize>()) {
+                    None => DEFAULT_FAILURE_LIMIT,
+                    Some(Ok(n)) if (1..=MAX_FAILURE_LIMIT).contains(&n) => n,
+                    Some(_) => {
+                        let reason =
+                            format!("limit must be a number from 1 to {MAX_FAILURE_LIMIT}");
+                        return error(StatusCode::BAD_REQUEST, &reason);
+                    }
+                };
+                source
+                    .failures(id, window, limit)
+                    .await
+                    .map_or_else(port_error, |v| json(StatusCode::OK, &v))
+            }
+            _ => error(
+                StatusCode::NOT_FOUND,
+                &format!("no API endpoint {what:?} for a check"),
+            ),
+        },
+        _ => error(
+            StatusCode::NOT_FOUND,
+            &format!("no API endpoint /api/{}", segments.join("/")),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_check_id;
+
+    #[test]
+    fn check_ids_in_paths() {
+        assert!(valid_check_id("api.example-1_x"));
+        assert!(!valid_check_id(""));
+        assert!(!valid_check_id("a%2Fb"));
+        assert!(!valid_check_id("<script>"));
+    }
+}

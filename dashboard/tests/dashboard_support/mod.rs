@@ -1,0 +1,227 @@
+//! Shared by the dashboard tests: a seeded SQLite store, a running dashboard on
+//! `127.0.0.1:0`, and a minimal HTTP/1.1 client.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use webmon_core::ports::{Clock, ResultStore};
+use webmon_core::result::{
+    ErrorClass, LatencyStats, Phases, ProbeHealth, ProbeResult, RESULT_VERSION,
+};
+use webmon_local::store::SqliteStore;
+
+/// Regions, sorted.
+pub const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
+/// Base latency per region, ms.
+pub const BASE_MS: [f64; 3] = [180.0, 40.0, 90.0];
+/// Executions per check and region, 30 s apart.
+pub const EXECUTIONS: i64 = 60;
+/// Interval between executions, ms.
+pub const INTERVAL_MS: i64 = 30_000;
+/// A failure message that would inject markup if rendered as HTML.
+pub const HOSTILE_MESSAGE: &str = "<img src=x onerror=alert(1)> connection timed out";
+
+/// A fixed clock: the dashboard's `since` windows end here.
+pub struct FixedClock(pub i64);
+
+impl Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        self.0
+    }
+}
+
+fn result(check: &str, region_index: usize, i: i64, now_ms: i64) -> ProbeResult {
+    let at = now_ms - (EXECUTIONS - i) * INTERVAL_MS;
+    // Latency cycles through base + 0..9 ms, so percentiles are exact.
+    let latency = BASE_MS[region_index] + (i % 10) as f64;
+    let dns = 1.0 + region_index as f64;
+    ProbeResult {
+        version: RESULT_VERSION,
+        region: REGIONS[region_index].to_string(),
+        check_id: check.to_string(),
+        url: format!("https://{check}.example.test/health"),
+        scheduled_at_ms: at,
+        started_at_ms: at + 3,
+        available: true,
+        status_code: Some(200),
+        error_class: None,
+        error_message: None,
+        requests: 5,
+        latency: LatencyStats {
+            avg_ms: latency,
+            min_ms: latency - 1.0,
+            max_ms: latency + 5.0,
+            p50_ms: latency,
+        },
+        cold: Phases {
+            dns_ms: dns,
+            connect_ms: latency / 4.0,
+            tls_ms: latency / 4.0,
+            ttfb_ms: latency / 3.0,
+            transfer_ms: 2.0,
+        },
+        warm_ttfb_ms: Some(latency / 5.0),
+        bytes: 512,
+        remote_ip: Some("192.0.2.10".into()),
+        http_version: Some("HTTP/2".into()),
+        tls_cert_days_left: Some(60),
+        redirects: 0,
+        tags: Default::default(),
+        probe: ProbeHealth::default(),
+    }
+}
+
+/// Results for checks `api` (always up) and `web` (failures in two regions) in three
+/// regions, every 30 s over the 30 minutes before `now_ms`.
+///
+/// `web`: in ap-southeast-2 every 10th execution times out (no answer); in us-east-1 the
+/// last execution answers 503.
+pub fn seed_results(now_ms: i64) -> Vec<ProbeResult> {
+    let mut all = Vec::new();
+    for check in ["api", "web"] {
+        for (r, region) in REGIONS.iter().enumerate() {
+            for i in 0..EXECUTIONS {
+                let mut res = result(check, r, i, now_ms);
+                if check == "web" && *region == "ap-southeast-2" && i % 10 == 5 {
+                    res.available = false;
+                    res.status_code = None;
+                    res.error_class = Some(ErrorClass::Timeout);
+                    res.error_message = Some(HOSTILE_MESSAGE.to_string());
+                    res.warm_ttfb_ms = None;
+                }
+                if check == "web" && *region == "us-east-1" && i == EXECUTIONS - 1 {
+                    res.available = false;
+                    res.status_code = Some(503);
+                    res.error_class = Some(ErrorClass::HttpStatus);
+                    res.error_message =
+                        Some("status 503 is not accepted (expected 200-299)".into());
+                }
+                all.push(res);
+            }
+        }
+    }
+    all
+}
+
+/// A running dashboard over a seeded store.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The store's clock: windows end here.
+    pub now_ms: i64,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    /// Starts a dashboard over a fresh store seeded with [`seed_results`], with the
+    /// clock at `now_ms`.
+    pub async fn start(now_ms: i64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("webmon.db")).unwrap();
+        store.write(&seed_results(now_ms)).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(webmon_dashboard::serve_with_clock(
+            listener,
+            Arc::new(store),
+            Arc::new(FixedClock(now_ms)),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            addr,
+            now_ms,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// `http://127.0.0.1:port` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Asks the server to stop and waits for it (bounded).
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        let task = self.task.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("server stops")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// A response: status, headers (lower-case names) and body.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    /// A header value by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// Sends one request and reads the whole response (the server closes the connection).
+pub async fn request(addr: SocketAddr, method: &str, path: &str, host: &str) -> Reply {
+    let fut = async {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        let text = String::from_utf8(raw).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Reply {
+            status,
+            headers,
+            body: body.to_string(),
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .expect("response within 10 s")
+}
+
+/// `GET path` with the usual loopback Host header.
+pub async fn get(addr: SocketAddr, path: &str) -> Reply {
+    request(addr, "GET", path, &addr.to_string()).await
+}

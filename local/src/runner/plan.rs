@@ -1,0 +1,159 @@
+//! The schedule of the running checks: each check's next run on its stable grid
+//! ([`webmon_core::schedule::next_run_at_or_after`]), kept in a min-heap.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use webmon_core::check::Check;
+use webmon_core::schedule::next_run_at_or_after;
+
+struct Entry {
+    check: Arc<Check>,
+    due_ms: i64,
+}
+
+/// Next runs of the checks of one region.
+pub struct Plan {
+    region: String,
+    entries: HashMap<String, Entry>,
+    heap: BinaryHeap<Reverse<(i64, String)>>,
+}
+
+impl Plan {
+    /// An empty plan for `region`.
+    pub fn new(region: &str) -> Self {
+        Self {
+            region: region.to_string(),
+            entries: HashMap::new(),
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    /// The running checks, by id.
+    pub fn checks(&self) -> HashMap<String, Arc<Check>> {
+        self.entries
+            .iter()
+            .map(|(id, e)| (id.clone(), e.check.clone()))
+            .collect()
+    }
+
+    /// Number of checks scheduled in this region.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is scheduled.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Replaces the checks. A check that keeps its interval keeps its next run, so a
+    /// reload neither skips nor repeats an execution; checks that do not run in this
+    /// region (or are disabled) are left out.
+    pub fn replace(&mut self, checks: Vec<Arc<Check>>, now_ms: i64) {
+        let mut entries = HashMap::with_capacity(checks.len());
+        for check in checks.into_iter().filter(|c| c.runs_in(&self.region)) {
+            let due_ms = match self.entries.get(&check.id) {
+                Some(old) if old.check.interval == check.interval => old.due_ms,
+                _ => next_run_at_or_after(&check.id, check.interval, now_ms),
+            };
+            entries.insert(check.id.clone(), Entry { check, due_ms });
+        }
+        self.heap = entries
+            .iter()
+            .map(|(id, e)| Reverse((e.due_ms, id.clone())))
+            .collect();
+        self.entries = entries;
+    }
+
+    fn is_current(&self, due_ms: i64, id: &str) -> bool {
+        self.entries.get(id).is_some_and(|e| e.due_ms == due_ms)
+    }
+
+    /// The earliest next run, if any check is scheduled.
+    pub fn next_due(&mut self) -> Option<i64> {
+        while let Some(Reverse((due, id))) = self.heap.peek() {
+            if self.is_current(*due, id) {
+                return Some(*due);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Takes every execution due at or before `now_ms` and schedules each check's next
+    /// run on its grid. Runs missed by more than one interval (a suspended machine) are
+    /// skipped rather than fired in a burst.
+    pub fn take_due(&mut self, now_ms: i64) -> Vec<(Arc<Check>, i64)> {
+        let mut due = Vec::new();
+        while let Some(Reverse((at, _))) = self.heap.peek() {
+            if *at > now_ms {
+                break;
+            }
+            let Some(Reverse((at, id))) = self.heap.pop() else {
+                break;
+            };
+            if !self.is_current(at, &id) {
+                continue;
+            }
+            let entry = self.entries.get_mut(&id).expect("current entries exist");
+            let next = next_run_at_or_after(&id, entry.check.interval, at.max(now_ms) + 1);
+            entry.due_ms = next;
+            due.push((entry.check.clone(), at));
+            self.heap.push(Reverse((next, id)));
+        }
+        due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use webmon_core::check::parse_checks_document;
+
+    fn checks(text: &str) -> Vec<Arc<Check>> {
+        parse_checks_document(text)
+            .checks
+            .into_iter()
+            .map(Arc::new)
+            .collect()
+    }
+
+    #[test]
+    fn runs_each_check_on_its_grid() {
+        let mut plan = Plan::new("local");
+        plan.replace(checks("checks:\n  - {id: a, url: 'http://a.test/', interval: 10s, timeout: 2s}\n  - {id: b, url: 'http://b.test/', interval: 10s, timeout: 2s, regions: [eu-west-1]}\n"), 0);
+        assert_eq!(plan.len(), 1, "b runs in another region only");
+        let mut times = Vec::new();
+        for now in (0..=30_000).step_by(100) {
+            times.extend(plan.take_due(now).into_iter().map(|(_, at)| at));
+        }
+        assert_eq!(times.len(), 3);
+        assert!(times.windows(2).all(|w| w[1] - w[0] == 10_000));
+        assert_eq!(
+            times[0],
+            webmon_core::schedule::offset_ms(
+                "a",
+                webmon_core::check::Interval::parse("10s").unwrap()
+            ) as i64
+        );
+    }
+
+    #[test]
+    fn reload_keeps_the_next_run_and_skips_backlog() {
+        let mut plan = Plan::new("local");
+        let set =
+            checks("checks:\n  - {id: a, url: 'http://a.test/', interval: 10s, timeout: 2s}\n");
+        plan.replace(set.clone(), 1_000_000);
+        let due = plan.next_due().unwrap();
+        plan.replace(set, 1_000_000);
+        assert_eq!(plan.next_due(), Some(due));
+        // An hour late: one execution, then back on the grid after now.
+        let late = due + 3_600_000;
+        assert_eq!(plan.take_due(late).len(), 1);
+        assert!(plan.next_due().unwrap() > late);
+        plan.replace(Vec::new(), late);
+        assert_eq!(plan.next_due(), None);
+    }
+}

@@ -1,0 +1,21 @@
+//! Test and benchmark machinery, never part of a production binary: test crates take
+//! it as a dev-dependency, and the `webmon` CLI only with its `bench` feature.
+//!
+//! Layout:
+//! - [`emulator`]: moto's server as a child process behind a counting, fault-injecting
+//!   proxy.
+//! - [`canned`]: registering Timestream query answers on moto's server.
+//! - [`http_recorder`]: an HTTP server on 127.0.0.1 that records every request and
+//!   answers from a script.
+//! - [`bench_target`]: the benchmark's delay server, answering exactly at its deadline.
+//! - [`conformance`]: the one test suite every result store passes, written against
+//!   the ports.
+//! - [`TargetServer`]: the demo target, re-exported for the tests that start it.
+
+pub mod bench_target;
+pub mod canned;
+pub mod conformance;
+pub mod emulator;
+pub mod http_recorder;
+
+pub use webmon_demo_target::TargetServer;
