@@ -217,8 +217,13 @@ pub async fn full<S: ResultStore + ResultReader>(name: &str, store: &S) {
     assert_eq!(eu.passed, 4, "{name}: api/eu passed (2 of 6 failed)");
     assert_eq!(eu.last.at_ms, span.to_ms, "{name}: api/eu last result time");
     assert!(
-        eu.last.available,
-        "{name}: the last api/eu execution passed"
+        !eu.last.available,
+        "{name}: the last api/eu execution failed"
+    );
+    assert_eq!(
+        eu.last.error_class.as_deref(),
+        Some("http_status"),
+        "{name}: api/eu last error class"
     );
 
     // Failures: newest first, limited, only failures.

@@ -5,13 +5,14 @@
 //! `webmon-testkit`).
 
 pub mod model;
+mod sample;
 
 use futures::future::BoxFuture;
 
 pub use model::{Failures, Overview, Phases, Series, Window};
+pub use sample::Sample;
 
 use crate::ports::PortError;
-use crate::report::Sample;
 
 /// Read-only queries over stored results. Object safe, so a server holds an
 /// `Arc<dyn ResultReader>` chosen at run time.
