@@ -371,3 +371,61 @@ impl Prober {
         assert::evaluate(&check.assertions, &snap).map_err(|f| Failure::new(f.class, f.message))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prober(exempt: &[&str]) -> Prober {
+        Prober::new(ProbeOptions {
+            allow_private: true,
+            guard_exempt: exempt.iter().map(|n| n.parse().unwrap()).collect(),
+            ..Default::default()
+        })
+    }
+
+    fn permits(prober: &Prober, addr: &str) -> bool {
+        prober.inner.permits(addr.parse().unwrap(), true).is_ok()
+    }
+
+    #[test]
+    fn link_local_metadata_and_local_nat64_stay_blocked_with_private_allowed() {
+        let open = prober(&[]);
+        assert!(permits(&open, "10.0.0.1:80") && permits(&open, "127.0.0.1:80"));
+        for addr in [
+            "169.254.169.254:80",
+            "169.254.170.2:80",
+            "[fd00:ec2::254]:80",
+            "[fd00:ec2::23]:80",
+            "[fe80::1]:80",
+            "[::ffff:169.254.169.254]:80",
+            "[64:ff9b::a9fe:a9fe]:80",
+            "[64:ff9b:1::808:808]:80",
+            "[64:ff9b:1:abcd::1]:80",
+        ] {
+            assert!(!permits(&open, addr), "{addr}");
+        }
+        // A wide exemption does not reach them; one naming their range does.
+        let wide = prober(&["0.0.0.0/0", "::/0"]);
+        assert!(!permits(&wide, "169.254.169.254:80"));
+        assert!(!permits(&wide, "[fd00:ec2::254]:80"));
+        let named = prober(&["169.254.169.254/32", "fd00:ec2::/32"]);
+        assert!(permits(&named, "169.254.169.254:80"));
+        assert!(!permits(&named, "169.254.169.253:80"));
+        assert!(permits(&named, "[fd00:ec2::254]:80"));
+    }
+
+    #[test]
+    fn a_check_asking_for_private_is_refused_when_the_operator_has_not_allowed_it() {
+        let closed = Prober::new(ProbeOptions::default());
+        let why = closed
+            .inner
+            .permits("10.0.0.1:80".parse().unwrap(), true)
+            .unwrap_err();
+        assert!(why.contains("does not allow private targets"), "{why}");
+        assert!(closed
+            .inner
+            .permits("10.0.0.1:80".parse().unwrap(), false)
+            .is_err());
+    }
+}
