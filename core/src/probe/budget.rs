@@ -1,13 +1,19 @@
 //! The process-wide budget of body bytes in flight: a semaphore of bytes shared by every
 //! probe of an engine, so a thousand probes reading large bodies at once wait for room
 //! instead of exhausting memory.
+//!
+//! A probe grows its hold as its body grows, without waiting while there is room. When
+//! there is none, it gives back what it holds and waits for its whole cap in one
+//! acquisition; once it has that it never waits again. No probe waits while holding
+//! bytes, so probes cannot wait on each other forever (the semaphore is fair, and no cap
+//! exceeds the budget).
 
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-/// Bytes taken from the budget at most per acquisition (the semaphore counts in `u32`).
-const MAX_STEP: u64 = 1 << 30;
+/// The largest budget: one acquisition must be able to take all of it (`u32` permits).
+const MAX_TOTAL: u64 = u32::MAX as u64;
 
 /// The shared budget.
 #[derive(Debug, Clone)]
@@ -19,7 +25,7 @@ pub(crate) struct BodyBudget {
 impl BodyBudget {
     /// A budget of `total` bytes (at least 1).
     pub(crate) fn new(total: u64) -> Self {
-        let total = total.clamp(1, Semaphore::MAX_PERMITS as u64);
+        let total = total.clamp(1, MAX_TOTAL);
         Self {
             permits: Arc::new(Semaphore::new(total as usize)),
             total,
@@ -40,6 +46,7 @@ impl BodyBudget {
     pub(crate) fn hold(&self) -> Hold {
         Hold {
             permits: self.permits.clone(),
+            total: self.total,
             held: 0,
         }
     }
@@ -49,8 +56,13 @@ impl BodyBudget {
 #[derive(Debug)]
 pub(crate) struct Hold {
     permits: Arc<Semaphore>,
+    total: u64,
     held: u64,
 }
+
+/// The bytes asked for exceed the whole budget.
+#[derive(Debug)]
+pub(crate) struct OverBudget;
 
 impl Hold {
     /// Bytes held.
@@ -58,19 +70,33 @@ impl Hold {
         self.held
     }
 
-    /// Holds at least `bytes` in total, waiting for room.
-    pub(crate) async fn grow_to(&mut self, bytes: u64) {
-        while self.held < bytes {
-            let step = (bytes - self.held).min(MAX_STEP) as u32;
-            match self.permits.acquire_many(step).await {
-                Ok(permit) => {
-                    permit.forget();
-                    self.held += u64::from(step);
-                }
-                // The semaphore is never closed; if it were, stop accounting.
-                Err(_) => return,
-            }
+    /// Holds at least `need` bytes. Takes them at once when there is room; otherwise
+    /// gives back what it holds and waits for `whole` bytes (at least `need`, at most the
+    /// budget), the most this hold will ever need.
+    pub(crate) async fn grow_to(&mut self, need: u64, whole: u64) -> Result<(), OverBudget> {
+        if need <= self.held {
+            return Ok(());
         }
+        if need > self.total {
+            return Err(OverBudget);
+        }
+        let step = (need - self.held) as u32;
+        if let Ok(permit) = self.permits.try_acquire_many(step) {
+            permit.forget();
+            self.held = need;
+            return Ok(());
+        }
+        self.shrink_to(0);
+        let want = whole.max(need).min(self.total);
+        match self.permits.acquire_many(want as u32).await {
+            Ok(permit) => {
+                permit.forget();
+                self.held = want;
+            }
+            // The semaphore is never closed; if it were, stop accounting.
+            Err(_) => {}
+        }
+        Ok(())
     }
 
     /// Gives back everything above `bytes`.

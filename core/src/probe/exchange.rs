@@ -8,7 +8,7 @@ use http_body_util::{BodyExt, Full};
 use tokio::io::AsyncReadExt;
 use url::Url;
 
-use super::budget::{BodyBudget, Hold};
+use super::budget::{BodyBudget, Hold, OverBudget};
 use super::connect::{Conn, Sender};
 use super::secrets::OutHeader;
 use super::timed_io::Stamp;
@@ -164,11 +164,17 @@ pub(crate) async fn send(
     if declared.is_some_and(|len| len > cap) {
         return Err(SendError::Failed(too_large()));
     }
+    let over_budget = |_: OverBudget| {
+        SendError::Failed(Failure::new(
+            ErrorClass::BodyTooLarge,
+            format!("body of {shown} does not fit the engine's body memory budget"),
+        ))
+    };
     let mut hold = spec.budget.hold();
     let mut raw = Vec::new();
     if let Some(len) = declared.filter(|len| *len > 0) {
         *stage = Stage::WaitingForMemory;
-        hold.grow_to(len).await;
+        hold.grow_to(len, len).await.map_err(over_budget)?;
         *stage = Stage::ReadingBody;
         raw.reserve_exact(len as usize);
     }
@@ -184,7 +190,9 @@ pub(crate) async fn send(
             if len > cap {
                 return Err(SendError::Failed(too_large()));
             }
-            reserve(&mut raw, &mut hold, len, cap, stage).await;
+            reserve(&mut raw, &mut hold, len, cap, 0, stage)
+                .await
+                .map_err(over_budget)?;
             raw.extend_from_slice(&data);
         }
     }
@@ -202,16 +210,15 @@ pub(crate) async fn send(
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
     // An empty body has nothing to decode: HEAD, 204, 304 and empty redirects often carry
     // `Content-Encoding: gzip` with no bytes at all.
-    let (body, hold) = if gzip && !raw.is_empty() {
-        let mut decoded_hold = spec.budget.hold();
-        let decoded = gunzip(&raw, cap, &shown, &mut decoded_hold, stage)
+    let body = if gzip && !raw.is_empty() {
+        let decoded = gunzip(&raw, cap, &shown, &mut hold, stage)
             .await
             .map_err(SendError::Failed)?;
         drop(raw);
-        drop(hold);
-        (decoded, decoded_hold)
+        hold.shrink_to(decoded.capacity() as u64);
+        decoded
     } else {
-        (raw, hold)
+        raw
     };
     Ok(Response {
         status: parts.status.as_u16(),
@@ -224,26 +231,36 @@ pub(crate) async fn send(
     })
 }
 
-/// Makes room in `buf` for `len` bytes, holding its whole capacity in the budget. The
-/// capacity at most doubles and never passes `cap`.
-async fn reserve(buf: &mut Vec<u8>, hold: &mut Hold, len: u64, cap: u64, stage: &mut Stage) {
+/// Makes room in `buf` for `len` bytes, holding its capacity in the budget on top of
+/// `other` bytes the same hold already covers. The capacity at most doubles and never
+/// passes `cap`.
+async fn reserve(
+    buf: &mut Vec<u8>,
+    hold: &mut Hold,
+    len: u64,
+    cap: u64,
+    other: u64,
+    stage: &mut Stage,
+) -> Result<(), OverBudget> {
     if len <= buf.capacity() as u64 {
-        return;
+        return Ok(());
     }
     let target = len
         .max((buf.capacity() as u64 * 2).min(cap))
         .max((8 * 1024u64).min(cap));
-    if target > hold.held() {
+    if other + target > hold.held() {
         let before = *stage;
         *stage = Stage::WaitingForMemory;
-        hold.grow_to(target).await;
+        let grown = hold.grow_to(other + target, other + cap).await;
         *stage = before;
+        grown?;
     }
     buf.reserve_exact(target as usize - buf.len());
+    Ok(())
 }
 
 /// Decodes a gzip body step by step, refusing to inflate past `cap` bytes and holding the
-/// decoded bytes in the budget.
+/// decoded bytes in the budget, in the same hold as the raw bytes.
 async fn gunzip(
     raw: &[u8],
     cap: u64,
@@ -251,6 +268,7 @@ async fn gunzip(
     hold: &mut Hold,
     stage: &mut Stage,
 ) -> Result<Vec<u8>, Failure> {
+    let raw_held = hold.held();
     let mut decoder = async_compression::tokio::bufread::GzipDecoder::new(raw);
     let mut out = Vec::new();
     let mut chunk = vec![0u8; GUNZIP_STEP];
@@ -271,7 +289,14 @@ async fn gunzip(
                 format!("decoded body of {shown} is larger than {cap} bytes"),
             ));
         }
-        reserve(&mut out, hold, len, cap, stage).await;
+        reserve(&mut out, hold, len, cap, raw_held, stage)
+            .await
+            .map_err(|_| {
+                Failure::new(
+                    ErrorClass::BodyTooLarge,
+                    format!("decoded body of {shown} does not fit the engine's body memory budget"),
+                )
+            })?;
         out.extend_from_slice(&chunk[..n]);
     }
 }

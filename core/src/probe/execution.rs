@@ -173,6 +173,17 @@ impl Execution {
                             format!("failed to follow redirect from {from} to {to:?}: {e}"),
                         )
                     })?;
+                    if next.as_str().len() > crate::check::MAX_URL_BYTES {
+                        return Err(Failure::new(
+                            ErrorClass::Other,
+                            format!(
+                                "failed to follow redirect from {from} to {to}: the target is \
+                                 {} bytes long, more than the {} followed",
+                                next.as_str().len(),
+                                crate::check::MAX_URL_BYTES
+                            ),
+                        ));
+                    }
                     if !matches!(next.scheme(), "http" | "https") {
                         return Err(Failure::new(
                             ErrorClass::Other,
