@@ -173,7 +173,11 @@ pub fn excerpt(text: &str) -> String {
     if text.len() <= MAX_ECHO_BYTES {
         return text.to_string();
     }
-    format!("{}...({} bytes)", truncate_str(text, MAX_ECHO_BYTES), text.len())
+    format!(
+        "{}...({} bytes)",
+        truncate_str(text, MAX_ECHO_BYTES),
+        text.len()
+    )
 }
 
 fn cut(text: &mut String, max: usize) -> bool {

@@ -58,8 +58,13 @@ fn engine_owned_request_headers_are_refused() {
 
 #[test]
 fn tags_must_make_valid_store_dimensions() {
-    let with_tags = |tags: Vec<(String, String)>| fields(&raw(|c| c.tags = tags.into_iter().collect()));
-    assert!(with_tags(vec![("team".into(), "sre".into()), ("_x9".into(), "".into())]).is_empty());
+    let with_tags =
+        |tags: Vec<(String, String)>| fields(&raw(|c| c.tags = tags.into_iter().collect()));
+    assert!(with_tags(vec![
+        ("team".into(), "sre".into()),
+        ("_x9".into(), "".into())
+    ])
+    .is_empty());
     for key in ["9lives", "has-dash", "dot.ted", "", &"k".repeat(57)] {
         assert_eq!(
             with_tags(vec![(key.to_string(), "v".into())]),
@@ -132,7 +137,10 @@ fn load_summaries_count_items_and_errors_apart() {
         LoadSummary::of(1, std::slice::from_ref(&one)).to_string(),
         "1 check, 1 invalid item (1 error)"
     );
-    assert_eq!(LoadSummary::of(7, &[]).to_string(), "7 checks, 0 invalid items");
+    assert_eq!(
+        LoadSummary::of(7, &[]).to_string(),
+        "7 checks, 0 invalid items"
+    );
     let file = ValidationError::new("<file>", "checks", "<document>", "not YAML");
     assert_eq!(
         LoadSummary::of(0, &[file]).to_string(),

@@ -80,10 +80,7 @@ async fn a_black_holed_name_server_fails_its_probe_and_stalls_no_other() {
     for (r, at) in named_results {
         assert_eq!(class(&r), Some("dns"), "{r:#?}");
         assert!(at < timeout, "dns failure after {at:?}");
-        assert!(r
-            .error_message
-            .unwrap()
-            .contains("unanswered.webmon.test"));
+        assert!(r.error_message.unwrap().contains("unanswered.webmon.test"));
     }
 }
 
@@ -93,5 +90,8 @@ async fn localhost_still_resolves() {
     let url = format!("http://localhost:{}/", server.addr().port());
     let r = probe(&prober(|_| {}), &check(&url, |_| {})).await;
     assert_available(&r);
-    assert!(r.remote_ip.as_deref().is_some_and(|ip| ip == "127.0.0.1" || ip == "::1"));
+    assert!(r
+        .remote_ip
+        .as_deref()
+        .is_some_and(|ip| ip == "127.0.0.1" || ip == "::1"));
 }

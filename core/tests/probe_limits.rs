@@ -193,7 +193,9 @@ async fn empty_gzip_responses_are_not_failures() {
     assert_available(&r);
     assert_eq!((r.redirects, r.bytes), (1, 0));
 
-    let not_followed = check(&server.url("/redirect"), |c| c.follow_redirects = Some(false));
+    let not_followed = check(&server.url("/redirect"), |c| {
+        c.follow_redirects = Some(false)
+    });
     let r = probe(&prober, &not_followed).await;
     assert_available(&r);
     assert_eq!(r.status_code, Some(302));

@@ -37,7 +37,10 @@ async fn a_checks_allow_private_needs_the_operator() {
 #[tokio::test]
 async fn the_runtime_api_endpoint_stays_blocked_with_private_allowed() {
     let runtime_api = Server::start(|_| respond(200, &[], full("next invocation"))).await;
-    let check = check(&runtime_api.url("/2018-06-01/runtime/invocation/next"), |_| {});
+    let check = check(
+        &runtime_api.url("/2018-06-01/runtime/invocation/next"),
+        |_| {},
+    );
     let r = probe(
         &prober(|o| o.blocked_endpoints = vec![runtime_api.addr()]),
         &check,

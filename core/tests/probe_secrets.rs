@@ -30,7 +30,10 @@ fn validation_refuses_variables_outside_the_policy_naming_check_field_and_refere
         "HOME",
     ] {
         let reference = format!("${{env:{name}}}");
-        let raw = raw("http://127.0.0.1:9/", with_header("Authorization", &reference));
+        let raw = raw(
+            "http://127.0.0.1:9/",
+            with_header("Authorization", &reference),
+        );
         let errors = raw.validate().unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].check_id, "sec-test");
@@ -63,9 +66,11 @@ fn validation_refuses_variables_outside_the_policy_naming_check_field_and_refere
     )
     .validate()
     .is_ok());
-    assert!(raw("http://127.0.0.1:9/", with_header("X-Key", "${secret:a b}"))
-        .validate()
-        .is_err());
+    assert!(
+        raw("http://127.0.0.1:9/", with_header("X-Key", "${secret:a b}"))
+            .validate()
+            .is_err()
+    );
 }
 
 #[test]
@@ -180,11 +185,15 @@ async fn credentials_are_dropped_on_redirects_to_other_origins() {
     .await;
     let headers = |c: &mut RawCheck| {
         c.requests = Some(3);
-        c.headers
-            .insert("Authorization".into(), "Bearer ${env:WEBMON_SECRET_REDIRECT_KEY}".into());
+        c.headers.insert(
+            "Authorization".into(),
+            "Bearer ${env:WEBMON_SECRET_REDIRECT_KEY}".into(),
+        );
         c.headers.insert("Cookie".into(), "session=abc".into());
-        c.headers
-            .insert("X-Api-Key".into(), "${env:WEBMON_SECRET_REDIRECT_KEY}".into());
+        c.headers.insert(
+            "X-Api-Key".into(),
+            "${env:WEBMON_SECRET_REDIRECT_KEY}".into(),
+        );
         c.headers.insert("X-Plain".into(), "visible".into());
     };
     let prober = prober(|_| {});
@@ -245,7 +254,10 @@ async fn https_to_http_redirects_are_refused_while_credentials_are_set() {
     let r = probe(&prober, &with_auth).await;
     assert_eq!(class(&r), Some("blocked"), "{r:#?}");
     assert!(r.error_message.unwrap().contains("authorization"));
-    assert!(plain.seen().is_empty(), "nothing reached the plain-text server");
+    assert!(
+        plain.seen().is_empty(),
+        "nothing reached the plain-text server"
+    );
 
     // Without credentials the same redirect is followed.
     let r = probe(&prober, &check(&url, with_header("X-Plain", "1"))).await;

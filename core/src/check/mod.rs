@@ -17,8 +17,8 @@ pub use file::{
 };
 pub use interval::Interval;
 pub use raw::{RawAssertions, RawCheck, RawJsonPointer, StatusEntry};
-pub use status::{StatusRange, StatusSet};
 pub use secret::{SecretKind, SecretPolicy, SecretRef};
+pub use status::{StatusRange, StatusSet};
 pub use validate::{
     default_timeout, dimension_bytes, resolve_secrets, valid_tag_key, Assertions, Check,
     JsonPointerEquals, ValidationError, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_REDIRECTS,

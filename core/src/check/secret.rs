@@ -160,10 +160,7 @@ fn check_name(kind: SecretKind, name: &str) -> Result<(), String> {
             SecretKind::Env => "letters, digits and '_', not starting with a digit",
             SecretKind::Secret => "1-512 characters of letters, digits and /_+=.@-:",
         };
-        Err(format!(
-            "${{{}:...}} needs a name of {rule}",
-            kind.as_str()
-        ))
+        Err(format!("${{{}:...}} needs a name of {rule}", kind.as_str()))
     }
 }
 

@@ -9,8 +9,8 @@ use serde::Serialize;
 use url::Url;
 
 use super::secret::{parse_template, Segment};
-use crate::result::excerpt;
 use super::{Interval, RawCheck, SecretPolicy, StatusSet};
+use crate::result::excerpt;
 
 /// Default requests per check execution, as in the original system.
 pub const DEFAULT_REQUESTS: u32 = 5;
@@ -546,9 +546,8 @@ pub fn resolve_secrets(value: &str) -> Result<String, String> {
                 if reference.kind != super::SecretKind::Env {
                     return Err(format!("{reference} needs the engine's secret source"));
                 }
-                let resolved = std::env::var(&reference.name).map_err(|_| {
-                    format!("environment variable {} is not set", reference.name)
-                })?;
+                let resolved = std::env::var(&reference.name)
+                    .map_err(|_| format!("environment variable {} is not set", reference.name))?;
                 out.push_str(&resolved);
             }
         }

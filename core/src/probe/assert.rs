@@ -93,7 +93,10 @@ pub fn evaluate(assertions: &Assertions, snap: &Snapshot<'_>) -> Result<(), Asse
                 );
             }
             Ok(super::json::Found::Missing) => {
-                return fail(ErrorClass::Assertion, format!("JSON {pointer:?} is missing"))
+                return fail(
+                    ErrorClass::Assertion,
+                    format!("JSON {pointer:?} is missing"),
+                )
             }
             Err(e) => {
                 return fail(

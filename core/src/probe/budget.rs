@@ -88,13 +88,10 @@ impl Hold {
         }
         self.shrink_to(0);
         let want = whole.max(need).min(self.total);
-        match self.permits.acquire_many(want as u32).await {
-            Ok(permit) => {
-                permit.forget();
-                self.held = want;
-            }
-            // The semaphore is never closed; if it were, stop accounting.
-            Err(_) => {}
+        // The semaphore is never closed; if it were, accounting would simply stop.
+        if let Ok(permit) = self.permits.acquire_many(want as u32).await {
+            permit.forget();
+            self.held = want;
         }
         Ok(())
     }

@@ -93,7 +93,10 @@ pub(crate) async fn open(
         Host::Domain(name) => {
             let bound = inner.dns_lookup_bound();
             match tokio::time::timeout(bound, inner.dns.lookup(name)).await {
-                Ok(Ok(found)) => found.into_iter().map(|ip| SocketAddr::new(ip, port)).collect(),
+                Ok(Ok(found)) => found
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, port))
+                    .collect(),
                 Ok(Err(e)) => {
                     return Err(Failure::new(
                         ErrorClass::Dns,

@@ -97,7 +97,10 @@ pub(crate) async fn send(
         .map_err(|e| {
             SendError::Failed(Failure::new(
                 ErrorClass::Other,
-                format!("failed to build the request for {}: {e}", excerpt(url.as_str())),
+                format!(
+                    "failed to build the request for {}: {e}",
+                    excerpt(url.as_str())
+                ),
             ))
         })?;
 

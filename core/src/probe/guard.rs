@@ -270,10 +270,15 @@ mod tests {
             Some(Refusal::LinkLocal)
         );
         assert_eq!(refused("64:ff9b:1::a00:1"), Some(Refusal::LocalNat64));
-        assert_eq!(refused("64:ff9b:1:ffff::808:808"), Some(Refusal::LocalNat64));
+        assert_eq!(
+            refused("64:ff9b:1:ffff::808:808"),
+            Some(Refusal::LocalNat64)
+        );
         assert_eq!(refused("fd00:ec2::23"), Some(Refusal::LinkLocal));
         assert!(Refusal::LinkLocal.is_sensitive() && !Refusal::Private.is_sensitive());
-        assert!(names_sensitive_range(&"169.254.169.254/32".parse().unwrap()));
+        assert!(names_sensitive_range(
+            &"169.254.169.254/32".parse().unwrap()
+        ));
         assert!(!names_sensitive_range(&"0.0.0.0/0".parse().unwrap()));
         assert!(!names_sensitive_range(&"169.0.0.0/8".parse().unwrap()));
         assert_eq!(refused("2002:7f00:1::"), Some(Refusal::Loopback));

@@ -267,7 +267,9 @@ impl Prober {
         if let Ok(text) = std::env::var(LAMBDA_RUNTIME_API_ENV) {
             match text.parse::<SocketAddr>() {
                 Ok(addr) => blocked_endpoints.push(addr),
-                Err(_) => tracing::warn!(value = %text, "failed to read {LAMBDA_RUNTIME_API_ENV} as an address; it is not blocked by address"),
+                Err(_) => {
+                    tracing::warn!(value = %text, "failed to read {LAMBDA_RUNTIME_API_ENV} as an address; it is not blocked by address")
+                }
             }
         }
         Self {

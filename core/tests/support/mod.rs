@@ -96,20 +96,21 @@ impl Server {
                     let handler = handler.clone();
                     let tls = tls.clone();
                     tokio::spawn(async move {
-                        let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                            let s = Seen {
-                                method: req.method().clone(),
-                                path: req
-                                    .uri()
-                                    .path_and_query()
-                                    .map(|p| p.to_string())
-                                    .unwrap_or_default(),
-                                headers: req.headers().clone(),
-                            };
-                            seen.lock().unwrap().push(s.clone());
-                            let response = handler(&s);
-                            async move { Ok::<_, Infallible>(response) }
-                        });
+                        let service =
+                            service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                                let s = Seen {
+                                    method: req.method().clone(),
+                                    path: req
+                                        .uri()
+                                        .path_and_query()
+                                        .map(|p| p.to_string())
+                                        .unwrap_or_default(),
+                                    headers: req.headers().clone(),
+                                };
+                                seen.lock().unwrap().push(s.clone());
+                                let response = handler(&s);
+                                async move { Ok::<_, Infallible>(response) }
+                            });
                         let builder = hyper::server::conn::http1::Builder::new();
                         match tls {
                             Some(config) => {
