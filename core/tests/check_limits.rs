@@ -147,3 +147,28 @@ fn load_summaries_count_items_and_errors_apart() {
         "0 checks, 0 invalid items (1 error), 1 error in the document itself"
     );
 }
+
+#[test]
+fn new_invalid_fixtures_name_the_check_and_field() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/invalid");
+    for (name, id, field) in [
+        (
+            "secret_env_not_allowed",
+            "secret-env-not-allowed",
+            "headers.Authorization",
+        ),
+        ("url_with_user_info", "url-with-user-info", "url"),
+        ("forbidden_header", "forbidden-header", "headers.Host"),
+        ("bad_tag_key", "bad-tag-key", "tags.team-name"),
+        ("too_many_tags", "too-many-tags", "tags"),
+    ] {
+        let outcome = webmon_core::check::load_checks_file(&dir.join(format!("{name}.yaml")));
+        let got: Vec<(&str, &str)> = outcome
+            .errors
+            .iter()
+            .map(|e| (e.check_id.as_str(), e.field.as_str()))
+            .collect();
+        assert_eq!(got, [(id, field)], "{name}: {:?}", outcome.errors);
+        assert!(outcome.checks.is_empty());
+    }
+}
