@@ -144,3 +144,146 @@ pub struct ProbeResult {
     #[serde(default)]
     pub probe: ProbeHealth,
 }
+
+/// Most bytes of response data (a header, a `Location`, a JSON value) a message echoes.
+pub const MAX_ECHO_BYTES: usize = 120;
+
+/// Longest `error_message` of a result, in bytes. Messages are built from short texts
+/// and [`excerpt`]s, so only a pathological one reaches it.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 512;
+
+/// Longest tag value, region or other short text field of a result, in bytes.
+pub const MAX_SHORT_TEXT_BYTES: usize = 256;
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+pub fn truncate_str(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `text` as it may appear in a message: at most [`MAX_ECHO_BYTES`] bytes of it, with
+/// `...(N bytes)` appended when it was cut.
+pub fn excerpt(text: &str) -> String {
+    if text.len() <= MAX_ECHO_BYTES {
+        return text.to_string();
+    }
+    format!(
+        "{}...({} bytes)",
+        truncate_str(text, MAX_ECHO_BYTES),
+        text.len()
+    )
+}
+
+fn cut(text: &mut String, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let keep = truncate_str(text, max).len();
+    text.truncate(keep);
+    true
+}
+
+impl ProbeResult {
+    /// Caps every text field at its limit: `error_message` at
+    /// [`MAX_ERROR_MESSAGE_BYTES`], the URL at the longest URL a check may have, and the
+    /// region, ids, addresses and tags at [`MAX_SHORT_TEXT_BYTES`]. The engine applies it
+    /// to every result; call it on results from elsewhere before storing them.
+    pub fn cap_text_fields(&mut self) {
+        if let Some(message) = &mut self.error_message {
+            cut(message, MAX_ERROR_MESSAGE_BYTES);
+        }
+        cut(&mut self.url, crate::check::MAX_URL_BYTES);
+        cut(&mut self.region, MAX_SHORT_TEXT_BYTES);
+        cut(&mut self.check_id, MAX_SHORT_TEXT_BYTES);
+        for text in [&mut self.remote_ip, &mut self.http_version]
+            .into_iter()
+            .flatten()
+        {
+            cut(text, MAX_SHORT_TEXT_BYTES);
+        }
+        if self.tags.keys().any(|k| k.len() > MAX_SHORT_TEXT_BYTES)
+            || self.tags.values().any(|v| v.len() > MAX_SHORT_TEXT_BYTES)
+        {
+            self.tags = std::mem::take(&mut self.tags)
+                .into_iter()
+                .map(|(mut k, mut v)| {
+                    cut(&mut k, MAX_SHORT_TEXT_BYTES);
+                    cut(&mut v, MAX_SHORT_TEXT_BYTES);
+                    (k, v)
+                })
+                .collect();
+        }
+    }
+
+    /// Size of the result as JSON, in bytes.
+    pub fn json_len(&self) -> usize {
+        serde_json::to_vec(self).map_or(usize::MAX, |v| v.len())
+    }
+
+    /// Shrinks the result until its JSON form fits in `budget` bytes, giving up text in
+    /// this order: caps every field ([`ProbeResult::cap_text_fields`]), then shortens the
+    /// error message, drops tags (largest first), and shortens the URL. Numbers, ids and
+    /// the error class are kept. Returns whether the result now fits.
+    pub fn shrink_to(&mut self, budget: usize) -> bool {
+        self.cap_text_fields();
+        let mut size = self.json_len();
+        if size <= budget {
+            return true;
+        }
+        if let Some(message) = &mut self.error_message {
+            let over = size - budget;
+            // JSON escaping can make a byte cost up to six; cut generously, then re-measure.
+            let keep = message.len().saturating_sub(over);
+            cut(message, keep);
+            size = self.json_len();
+            while size > budget && !message_is_empty(&self.error_message) {
+                if let Some(m) = &mut self.error_message {
+                    let keep = m.len() / 2;
+                    cut(m, keep);
+                }
+                size = self.json_len();
+            }
+        }
+        while size > budget && !self.tags.is_empty() {
+            let largest = self
+                .tags
+                .iter()
+                .max_by_key(|(k, v)| k.len() + v.len())
+                .map(|(k, _)| k.clone())
+                .expect("not empty");
+            self.tags.remove(&largest);
+            size = self.json_len();
+        }
+        if size > budget {
+            let over = size - budget;
+            let keep = self.url.len().saturating_sub(over);
+            cut(&mut self.url, keep);
+            size = self.json_len();
+        }
+        size <= budget
+    }
+}
+
+fn message_is_empty(message: &Option<String>) -> bool {
+    message.as_deref().is_none_or(str::is_empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_keeps_short_text_and_cuts_long_text_on_a_boundary() {
+        assert_eq!(excerpt("short"), "short");
+        let long = "é".repeat(100);
+        let cut = excerpt(&long);
+        assert!(cut.len() <= MAX_ECHO_BYTES + 20, "{cut}");
+        assert!(cut.ends_with("...(200 bytes)"), "{cut}");
+    }
+}

@@ -100,12 +100,12 @@ async fn max_latency_uses_the_average() {
 
 #[tokio::test]
 async fn secret_headers_are_resolved_and_sent() {
-    std::env::set_var("WEBMON_PROBE_TEST_TOKEN", "t0ken-value");
+    std::env::set_var("WEBMON_SECRET_PROBE_TEST_TOKEN", "t0ken-value");
     let target = http_target();
     let r = probe(&check(&target.url("/headers"), |c| {
         c.headers.insert(
             "authorization".into(),
-            "Bearer ${env:WEBMON_PROBE_TEST_TOKEN}".into(),
+            "Bearer ${env:WEBMON_SECRET_PROBE_TEST_TOKEN}".into(),
         );
         c.assertions = assertions(|a| {
             a.json = vec![
@@ -126,14 +126,14 @@ async fn secret_headers_are_resolved_and_sent() {
     let r = probe(&check(&target.url("/headers"), |c| {
         c.headers.insert(
             "authorization".into(),
-            "${env:WEBMON_PROBE_TEST_UNSET}".into(),
+            "${env:WEBMON_SECRET_PROBE_TEST_UNSET}".into(),
         );
     }))
     .await;
     assert_class(&r, "other");
     let message = r.error_message.unwrap();
     assert!(
-        message.contains("WEBMON_PROBE_TEST_UNSET") && message.contains("authorization"),
+        message.contains("WEBMON_SECRET_PROBE_TEST_UNSET") && message.contains("authorization"),
         "{message}"
     );
 }

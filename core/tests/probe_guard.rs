@@ -28,15 +28,21 @@ async fn loopback_is_blocked_unless_allowed() {
     );
     assert_eq!(r.remote_ip, None);
 
-    // The check may allow it, or the prober may, or the network may be exempt.
-    assert_available(
+    // The check asking is not enough: the operator must allow private targets too, or
+    // exempt the network.
+    assert_class(
         &probe_with(
             &guarded_prober(&[]),
             &check(&url, |c| c.allow_private = Some(true)),
         )
         .await,
+        "blocked",
     );
     assert_available(&probe(&check(&url, |_| {})).await);
+    assert_class(
+        &probe(&check(&url, |c| c.allow_private = Some(false))).await,
+        "blocked",
+    );
     assert_available(&probe_with(&guarded_prober(&["127.0.0.1/32"]), &check(&url, |_| {})).await);
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Check, RawCheck, ValidationError};
+use super::{Check, RawCheck, SecretPolicy, ValidationError};
 
 /// The document shape, for documentation and serialisation.
 #[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
@@ -25,11 +25,87 @@ pub struct LoadOutcome {
     pub errors: Vec<ValidationError>,
 }
 
-/// Reads and validates a checks file. Errors reading or parsing the whole document are
-/// reported as one error against `<file>`; item errors are reported per check.
+impl LoadOutcome {
+    /// What was loaded, counted: checks, invalid items and errors.
+    pub fn summary(&self) -> LoadSummary {
+        LoadSummary::of(self.checks.len(), &self.errors)
+    }
+}
+
+/// Counts of a load, each saying what it counts: valid checks, items refused (an item
+/// with three problems is one invalid item) and errors (every problem, document-level
+/// ones included). Its `Display` is the one-line summary the CLI and the Lambdas print:
+/// `7 checks, 1 invalid item (3 errors)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LoadSummary {
+    /// Valid checks.
+    pub checks: usize,
+    /// Items refused (each may have several errors).
+    pub invalid_items: usize,
+    /// Every error, item and document errors alike.
+    pub errors: usize,
+    /// Errors against the document itself (`<file>`), not against an item.
+    pub document_errors: usize,
+}
+
+impl LoadSummary {
+    /// Counts `checks` valid checks and the items behind `errors` (errors that name the
+    /// same check id, or `<item N>`, belong to one item; `<file>` errors to none).
+    pub fn of(checks: usize, errors: &[ValidationError]) -> Self {
+        let mut items = std::collections::HashSet::new();
+        let mut document_errors = 0;
+        for e in errors {
+            if e.check_id == "<file>" {
+                document_errors += 1;
+            } else {
+                items.insert(e.check_id.as_str());
+            }
+        }
+        Self {
+            checks,
+            invalid_items: items.len(),
+            errors: errors.len(),
+            document_errors,
+        }
+    }
+}
+
+impl std::fmt::Display for LoadSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = |n: usize, one: &'static str, many: &'static str| {
+            format!("{n} {}", if n == 1 { one } else { many })
+        };
+        write!(
+            f,
+            "{}, {}",
+            plural(self.checks, "check", "checks"),
+            plural(self.invalid_items, "invalid item", "invalid items")
+        )?;
+        if self.errors > 0 {
+            write!(f, " ({})", plural(self.errors, "error", "errors"))?;
+        }
+        if self.document_errors > 0 {
+            write!(
+                f,
+                ", {} in the document itself",
+                plural(self.document_errors, "error", "errors")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads and validates a checks file under the default [`SecretPolicy`]. Errors reading
+/// or parsing the whole document are reported as one error against `<file>`; item errors
+/// are reported per check.
 pub fn load_checks_file(path: &Path) -> LoadOutcome {
+    load_checks_file_with(path, &SecretPolicy::default())
+}
+
+/// [`load_checks_file`] under the operator's secret policy.
+pub fn load_checks_file_with(path: &Path, secrets: &SecretPolicy) -> LoadOutcome {
     match std::fs::read_to_string(path) {
-        Ok(text) => parse_checks_document(&text),
+        Ok(text) => parse_checks_document_with(&text, secrets),
         Err(e) => LoadOutcome {
             checks: Vec::new(),
             errors: vec![ValidationError::new(
@@ -42,8 +118,13 @@ pub fn load_checks_file(path: &Path) -> LoadOutcome {
     }
 }
 
-/// Parses a checks document held in memory.
+/// Parses a checks document held in memory, under the default [`SecretPolicy`].
 pub fn parse_checks_document(text: &str) -> LoadOutcome {
+    parse_checks_document_with(text, &SecretPolicy::default())
+}
+
+/// [`parse_checks_document`] under the operator's secret policy.
+pub fn parse_checks_document_with(text: &str, secrets: &SecretPolicy) -> LoadOutcome {
     let mut outcome = LoadOutcome::default();
     let doc: serde_yaml::Value = match serde_yaml::from_str(text) {
         Ok(doc) => doc,
@@ -93,7 +174,7 @@ pub fn parse_checks_document(text: &str) -> LoadOutcome {
             .and_then(|v| v.as_str())
             .map(str::to_string)
             .unwrap_or_else(|| format!("<item {}>", index + 1));
-        match parse_item(&label, item.clone()) {
+        match parse_item(&label, item.clone(), secrets) {
             Ok(check) if !seen.insert(check.id.clone()) => {
                 outcome.errors.push(ValidationError::new(
                     &label,
@@ -110,7 +191,11 @@ pub fn parse_checks_document(text: &str) -> LoadOutcome {
 }
 
 /// Deserialises one item (naming the field on type errors) and validates it.
-fn parse_item(label: &str, item: serde_yaml::Value) -> Result<Check, Vec<ValidationError>> {
+fn parse_item(
+    label: &str,
+    item: serde_yaml::Value,
+    secrets: &SecretPolicy,
+) -> Result<Check, Vec<ValidationError>> {
     let raw: RawCheck = serde_path_to_error::deserialize(item.clone()).map_err(|e| {
         // The path already ends with the unknown field's name when that is the problem.
         let mut field = e.path().to_string();
@@ -128,7 +213,7 @@ fn parse_item(label: &str, item: serde_yaml::Value) -> Result<Check, Vec<Validat
         let value = lookup(&item, &field).unwrap_or_else(|| "<missing>".into());
         vec![ValidationError::new(label, &field, value, inner)]
     })?;
-    raw.validate()
+    raw.validate_with(secrets)
 }
 
 /// Renders the value at a dotted path, for error messages.

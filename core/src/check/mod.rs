@@ -7,11 +7,22 @@
 mod file;
 mod interval;
 mod raw;
+pub mod secret;
 mod status;
 mod validate;
 
-pub use file::{load_checks_file, parse_checks_document, ChecksFile, LoadOutcome};
+pub use file::{
+    load_checks_file, load_checks_file_with, parse_checks_document, parse_checks_document_with,
+    ChecksFile, LoadOutcome, LoadSummary,
+};
 pub use interval::Interval;
 pub use raw::{RawAssertions, RawCheck, RawJsonPointer, StatusEntry};
+pub use secret::{SecretKind, SecretPolicy, SecretRef};
 pub use status::{StatusRange, StatusSet};
-pub use validate::{resolve_secrets, Assertions, Check, JsonPointerEquals, ValidationError};
+pub use validate::{
+    default_timeout, dimension_bytes, resolve_secrets, valid_tag_key, Assertions, Check,
+    JsonPointerEquals, ValidationError, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_REDIRECTS,
+    DEFAULT_REQUESTS, DEFAULT_TIMEOUT, FORBIDDEN_REQUEST_HEADERS, MAX_BODY_BYTES_LIMIT,
+    MAX_DIMENSION_BYTES, MAX_REGION_BYTES, MAX_TAGS, MAX_TAG_KEY_BYTES, MAX_TAG_VALUE_BYTES,
+    MAX_TIMEOUT, MAX_URL_BYTES,
+};

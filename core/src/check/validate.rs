@@ -8,11 +8,15 @@ use regex::Regex;
 use serde::Serialize;
 use url::Url;
 
-use super::{Interval, RawCheck, StatusSet};
+use super::secret::{parse_template, Segment};
+use super::{Interval, RawCheck, SecretPolicy, StatusSet};
+use crate::result::excerpt;
 
 /// Default requests per check execution, as in the original system.
 pub const DEFAULT_REQUESTS: u32 = 5;
-/// Default per-request timeout.
+/// Longest default per-request timeout. A check without `timeout` gets
+/// `min(DEFAULT_TIMEOUT, interval / requests)` (whole milliseconds, rounded down; see
+/// [`default_timeout`]), so the defaults always fit in the interval.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest per-request timeout.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
@@ -22,6 +26,51 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 20;
 pub const MAX_BODY_BYTES_LIMIT: u64 = 64 << 20;
 /// Default redirect hops.
 pub const DEFAULT_MAX_REDIRECTS: u32 = 5;
+/// Longest URL, in bytes once normalised (also Timestream's dimension value limit).
+pub const MAX_URL_BYTES: usize = 2048;
+/// Most tags on a check.
+pub const MAX_TAGS: usize = 10;
+/// Longest tag key: stores name the dimension `tag_<key>`, and Timestream allows 60 bytes.
+pub const MAX_TAG_KEY_BYTES: usize = 56;
+/// Longest tag value, in bytes.
+pub const MAX_TAG_VALUE_BYTES: usize = 256;
+/// Longest region name in `regions`.
+pub const MAX_REGION_BYTES: usize = 32;
+/// Most bytes of the store dimensions a check controls: the names and values of
+/// `check_id`, `url` and every `tag_<key>`. With the probe's own measures (at most about
+/// 1,150 bytes, the error message capped at [`crate::result::MAX_ERROR_MESSAGE_BYTES`])
+/// and the region, a record stays under Timestream's 2 KiB record limit.
+pub const MAX_DIMENSION_BYTES: usize = 800;
+/// Request headers a check may not set: the engine writes them itself, and letting a
+/// check set them would allow request smuggling or a misdirected request.
+pub const FORBIDDEN_REQUEST_HEADERS: [&str; 9] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// The timeout a check gets when it sets none: `min(DEFAULT_TIMEOUT, interval / requests)`,
+/// in whole milliseconds rounded down, so `requests x timeout` always fits the interval.
+pub fn default_timeout(interval: Interval, requests: u32) -> Duration {
+    let share_ms = interval.duration().as_millis() as u64 / u64::from(requests.max(1));
+    DEFAULT_TIMEOUT.min(Duration::from_millis(share_ms))
+}
+
+/// Whether `key` is a valid tag key: `[a-zA-Z_][a-zA-Z0-9_]{0,55}`.
+pub fn valid_tag_key(key: &str) -> bool {
+    key.len() <= MAX_TAG_KEY_BYTES
+        && key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
 
 /// One reason a check was refused: names the check, the field, the value and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -139,8 +188,15 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 impl RawCheck {
-    /// Validates the check, returning every problem found.
+    /// Validates the check under the default [`SecretPolicy`] (only `WEBMON_SECRET_*`
+    /// environment variables), returning every problem found.
     pub fn validate(&self) -> Result<Check, Vec<ValidationError>> {
+        self.validate_with(&SecretPolicy::default())
+    }
+
+    /// Validates the check under the operator's secret policy, returning every problem
+    /// found.
+    pub fn validate_with(&self, secrets: &SecretPolicy) -> Result<Check, Vec<ValidationError>> {
         let id = self.id.as_str();
         let mut errors = Vec::new();
         let mut err = |field: &str, value: &dyn fmt::Display, reason: String| {
@@ -155,6 +211,26 @@ impl RawCheck {
             );
         }
         let url = match Url::parse(&self.url) {
+            Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+                err(
+                    "url",
+                    &excerpt(&self.url),
+                    "must not carry user info (user:password@); send credentials in a header"
+                        .into(),
+                );
+                None
+            }
+            Ok(u) if u.as_str().len() > MAX_URL_BYTES => {
+                err(
+                    "url",
+                    &excerpt(&self.url),
+                    format!(
+                        "is {} bytes long; at most {MAX_URL_BYTES} are allowed",
+                        u.as_str().len()
+                    ),
+                );
+                None
+            }
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
             Ok(_) => {
                 err(
@@ -165,7 +241,7 @@ impl RawCheck {
                 None
             }
             Err(e) => {
-                err("url", &self.url, format!("is not a URL ({e})"));
+                err("url", &excerpt(&self.url), format!("is not a URL ({e})"));
                 None
             }
         };
@@ -179,20 +255,42 @@ impl RawCheck {
         };
         let mut headers = Vec::new();
         for (name, value) in &self.headers {
+            let field = format!("headers.{name}");
             match http::HeaderName::from_bytes(name.as_bytes()) {
-                Ok(h) => headers.push((h, value.clone())),
-                Err(_) => err(
-                    &format!("headers.{name}"),
+                Ok(h) if FORBIDDEN_REQUEST_HEADERS.contains(&h.as_str()) => err(
+                    &field,
                     name,
-                    "is not a valid header name".into(),
+                    "is set by the probe itself and may not be set by a check".into(),
                 ),
+                Ok(h) => headers.push((h, value.clone())),
+                Err(_) => err(&field, name, "is not a valid header name".into()),
             }
             if value.contains(['\r', '\n']) {
-                err(
-                    &format!("headers.{name}"),
-                    &"<hidden>",
-                    "must not contain line breaks".into(),
-                );
+                err(&field, &"<hidden>", "must not contain line breaks".into());
+                continue;
+            }
+            match parse_template(value) {
+                Ok(segments) => {
+                    let mut literal = String::new();
+                    for segment in segments {
+                        match segment {
+                            Segment::Text(text) => literal.push_str(text),
+                            Segment::Ref(reference) => {
+                                if let Err(reason) = secrets.permits(&reference) {
+                                    err(&field, &reference, reason);
+                                }
+                            }
+                        }
+                    }
+                    if http::HeaderValue::from_str(&literal).is_err() {
+                        err(
+                            &field,
+                            &"<hidden>",
+                            "must be visible ASCII text, spaces and tabs".into(),
+                        );
+                    }
+                }
+                Err(reason) => err(&field, &"<hidden>", reason),
             }
         }
         let interval = match Interval::parse(self.interval.as_deref().unwrap_or("1m")) {
@@ -219,7 +317,8 @@ impl RawCheck {
                 );
                 DEFAULT_TIMEOUT
             }
-            Ok(t) => t.unwrap_or(DEFAULT_TIMEOUT),
+            Ok(Some(t)) => t,
+            Ok(None) => interval.map_or(DEFAULT_TIMEOUT, |i| default_timeout(i, requests)),
             Err(reason) => {
                 err(
                     "timeout",
@@ -240,6 +339,7 @@ impl RawCheck {
         }
         for (i, region) in self.regions.iter().enumerate() {
             if region.is_empty()
+                || region.len() > MAX_REGION_BYTES
                 || !region
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -247,7 +347,56 @@ impl RawCheck {
                 err(
                     &format!("regions[{i}]"),
                     region,
-                    "must be a region name such as eu-west-1".into(),
+                    format!(
+                        "must be a region name such as eu-west-1 \
+                         (lower-case letters, digits, '-'; at most {MAX_REGION_BYTES})"
+                    ),
+                );
+            }
+        }
+        if self.tags.len() > MAX_TAGS {
+            err(
+                "tags",
+                &self.tags.len(),
+                format!("at most {MAX_TAGS} tags are allowed"),
+            );
+        }
+        for (key, value) in &self.tags {
+            let field = format!("tags.{key}");
+            if !valid_tag_key(key) {
+                err(
+                    &field,
+                    &excerpt(key),
+                    format!(
+                        "tag keys must be a letter or '_' then letters, digits or '_' \
+                         (at most {MAX_TAG_KEY_BYTES})"
+                    ),
+                );
+            }
+            if value.len() > MAX_TAG_VALUE_BYTES {
+                err(
+                    &field,
+                    &excerpt(value),
+                    format!("is {} bytes; at most {MAX_TAG_VALUE_BYTES}", value.len()),
+                );
+            } else if value.chars().any(char::is_control) {
+                err(
+                    &field,
+                    &excerpt(value),
+                    "must not contain control characters (line breaks, tabs)".into(),
+                );
+            }
+        }
+        if let Some(url) = &url {
+            let used = dimension_bytes(id, url.as_str(), &self.tags);
+            if used > MAX_DIMENSION_BYTES {
+                err(
+                    "tags",
+                    &format!("{used} bytes"),
+                    format!(
+                        "id, url and tags together become {used} bytes of store dimensions; \
+                         at most {MAX_DIMENSION_BYTES} fit a result record"
+                    ),
                 );
             }
         }
@@ -367,24 +516,42 @@ impl RawCheck {
     }
 }
 
-/// Replaces `${env:NAME}` references in a header value with the environment variable.
-/// The error names the missing variable, never the value.
+/// Bytes of the store dimensions a check controls: `check_id`, `url` and one
+/// `tag_<key>` per tag, names and values (see [`MAX_DIMENSION_BYTES`]).
+pub fn dimension_bytes(id: &str, url: &str, tags: &BTreeMap<String, String>) -> usize {
+    "check_id".len()
+        + id.len()
+        + "url".len()
+        + url.len()
+        + tags
+            .iter()
+            .map(|(k, v)| "tag_".len() + k.len() + v.len())
+            .sum::<usize>()
+}
+
+/// Replaces `${env:NAME}` references in a header value with environment variables
+/// allowed by the default [`SecretPolicy`] (`WEBMON_SECRET_*` only). `${secret:...}`
+/// references need the engine's secret source and are refused here. The error names the
+/// reference, never a value.
 pub fn resolve_secrets(value: &str) -> Result<String, String> {
+    let policy = SecretPolicy::default();
     let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(start) = rest.find("${env:") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 6..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| "unterminated ${env:...} reference".to_string())?;
-        let name = &after[..end];
-        let resolved =
-            std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?;
-        out.push_str(&resolved);
-        rest = &after[end + 1..];
+    for segment in parse_template(value)? {
+        match segment {
+            Segment::Text(text) => out.push_str(text),
+            Segment::Ref(reference) => {
+                policy
+                    .permits(&reference)
+                    .map_err(|reason| format!("{reference} {reason}"))?;
+                if reference.kind != super::SecretKind::Env {
+                    return Err(format!("{reference} needs the engine's secret source"));
+                }
+                let resolved = std::env::var(&reference.name)
+                    .map_err(|_| format!("environment variable {} is not set", reference.name))?;
+                out.push_str(&resolved);
+            }
+        }
     }
-    out.push_str(rest);
     Ok(out)
 }
 
@@ -405,7 +572,7 @@ mod tests {
         let check = raw("home", "https://example.com/").validate().unwrap();
         assert_eq!(check.requests, 5);
         assert_eq!(check.interval.seconds(), 60);
-        assert_eq!(check.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(check.timeout, Duration::from_secs(10));
         assert_eq!(check.max_redirects, 5);
         assert!(!check.allow_private && check.enabled);
         assert!(check.assertions.status.accepts(301) && !check.assertions.status.accepts(404));
@@ -440,12 +607,13 @@ mod tests {
 
     #[test]
     fn resolves_env_secrets() {
-        std::env::set_var("WEBMON_TEST_TOKEN", "s3cret");
+        std::env::set_var("WEBMON_SECRET_UNIT_TOKEN", "s3cret");
         assert_eq!(
-            resolve_secrets("Bearer ${env:WEBMON_TEST_TOKEN}").unwrap(),
+            resolve_secrets("Bearer ${env:WEBMON_SECRET_UNIT_TOKEN}").unwrap(),
             "Bearer s3cret"
         );
-        let missing = resolve_secrets("${env:WEBMON_TEST_MISSING}").unwrap_err();
-        assert!(missing.contains("WEBMON_TEST_MISSING"));
+        let missing = resolve_secrets("${env:WEBMON_SECRET_UNIT_MISSING}").unwrap_err();
+        assert!(missing.contains("WEBMON_SECRET_UNIT_MISSING"));
+        assert!(resolve_secrets("${env:HOME}").is_err());
     }
 }

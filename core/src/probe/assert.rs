@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::check::Assertions;
-use crate::result::ErrorClass;
+use crate::result::{excerpt, ErrorClass};
 
 /// What the assertions look at: the last response of an execution plus the execution's
 /// average latency and the certificate's remaining days.
@@ -53,65 +53,79 @@ pub fn check_status(assertions: &Assertions, status: u16) -> Result<(), Assertio
 /// Evaluates every assertion against `snap`; the first failure is returned.
 pub fn evaluate(assertions: &Assertions, snap: &Snapshot<'_>) -> Result<(), AssertionFailure> {
     check_status(assertions, snap.status)?;
-    let body = String::from_utf8_lossy(snap.body);
-    for needle in &assertions.body_contains {
-        if !body.contains(needle.as_str()) {
-            return fail(
-                ErrorClass::Assertion,
-                format!("body does not contain {needle:?}"),
-            );
+    if !assertions.body_contains.is_empty() || !assertions.body_regex.is_empty() {
+        let body = String::from_utf8_lossy(snap.body);
+        for needle in &assertions.body_contains {
+            if !body.contains(needle.as_str()) {
+                return fail(
+                    ErrorClass::Assertion,
+                    format!("body does not contain {:?}", excerpt(needle)),
+                );
+            }
+        }
+        for re in &assertions.body_regex {
+            if !re.is_match(&body) {
+                return fail(
+                    ErrorClass::Assertion,
+                    format!("body does not match regex {:?}", excerpt(re.as_str())),
+                );
+            }
         }
     }
-    for re in &assertions.body_regex {
-        if !re.is_match(&body) {
-            return fail(
-                ErrorClass::Assertion,
-                format!("body does not match regex {:?}", re.as_str()),
-            );
-        }
-    }
-    if !assertions.json.is_empty() {
-        let doc: serde_json::Value = match serde_json::from_slice(snap.body) {
-            Ok(doc) => doc,
-            Err(e) => return fail(ErrorClass::Assertion, format!("body is not JSON ({e})")),
-        };
-        for p in &assertions.json {
-            match doc.pointer(&p.pointer) {
-                Some(v) if *v == p.equals => {}
-                Some(v) => {
-                    return fail(
-                        ErrorClass::Assertion,
-                        format!("JSON {:?} is {v}, expected {}", p.pointer, p.equals),
-                    );
-                }
-                None => {
-                    return fail(
-                        ErrorClass::Assertion,
-                        format!("JSON {:?} is missing", p.pointer),
-                    )
-                }
+    for p in &assertions.json {
+        let pointer = excerpt(&p.pointer);
+        let expected = excerpt(&p.equals.to_string());
+        match super::json::find(snap.body, &p.pointer, &p.equals) {
+            Ok(super::json::Found::Value(v)) if v == p.equals => {}
+            Ok(super::json::Found::Value(v)) => {
+                return fail(
+                    ErrorClass::Assertion,
+                    format!(
+                        "JSON {pointer:?} is {}, expected {expected}",
+                        excerpt(&v.to_string())
+                    ),
+                );
+            }
+            Ok(super::json::Found::Larger) => {
+                return fail(
+                    ErrorClass::Assertion,
+                    format!("JSON {pointer:?} is a larger value than the expected {expected}"),
+                );
+            }
+            Ok(super::json::Found::Missing) => {
+                return fail(
+                    ErrorClass::Assertion,
+                    format!("JSON {pointer:?} is missing"),
+                )
+            }
+            Err(e) => {
+                return fail(
+                    ErrorClass::Assertion,
+                    format!("body is not JSON ({})", excerpt(&e)),
+                )
             }
         }
     }
     for (name, expected) in &assertions.headers {
+        let shown = excerpt(expected);
         match snap.headers.get(name.as_str()).map(|v| v.to_str()) {
             Some(Ok(v)) if v == expected => {}
             Some(Ok(v)) => {
                 return fail(
                     ErrorClass::Assertion,
-                    format!("header {name} is {v:?}, expected {expected:?}"),
+                    format!("header {name} is {:?}, expected {shown:?}", excerpt(v)),
                 )
             }
             Some(Err(_)) => {
                 return fail(
                     ErrorClass::Assertion,
-                    format!("header {name} is not text, expected {expected:?}"),
+                    format!("header {name} is not text, expected {shown:?}"),
                 )
             }
             None => {
                 return fail(
                     ErrorClass::Assertion,
-                    format!("header {name} is missing, expected {expected:?}"),
+                    format!("header {name} is missing, expected {shown:?}"),
                 )
             }
         }

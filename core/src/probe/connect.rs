@@ -14,8 +14,8 @@ use tokio::net::TcpStream;
 use url::{Host, Url};
 
 use super::timed_io::{IoMarks, PlainTap, TimedIo};
-use super::{guard, tls, Failure, Inner, Stage};
-use crate::result::ErrorClass;
+use super::{tls, Failure, Inner, Stage};
+use crate::result::{excerpt, ErrorClass};
 
 /// A request sender on an open connection.
 pub(crate) enum Sender {
@@ -90,15 +90,31 @@ pub(crate) async fn open(
     let addrs: Vec<SocketAddr> = match &host {
         Host::Ipv4(ip) => vec![SocketAddr::new(IpAddr::V4(*ip), port)],
         Host::Ipv6(ip) => vec![SocketAddr::new(IpAddr::V6(*ip), port)],
-        Host::Domain(name) => match tokio::net::lookup_host((*name, port)).await {
-            Ok(found) => found.collect(),
-            Err(e) => {
-                return Err(Failure::new(
-                    ErrorClass::Dns,
-                    format!("failed to resolve {name}: {e}"),
-                ))
+        Host::Domain(name) => {
+            let bound = inner.dns_lookup_bound();
+            match tokio::time::timeout(bound, inner.dns.lookup(name)).await {
+                Ok(Ok(found)) => found
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, port))
+                    .collect(),
+                Ok(Err(e)) => {
+                    return Err(Failure::new(
+                        ErrorClass::Dns,
+                        format!("failed to resolve {}: {}", excerpt(name), excerpt(&e)),
+                    ))
+                }
+                Err(_) => {
+                    return Err(Failure::new(
+                        ErrorClass::Dns,
+                        format!(
+                            "failed to resolve {}: no answer within {} ms",
+                            excerpt(name),
+                            bound.as_millis()
+                        ),
+                    ))
+                }
             }
-        },
+        }
     };
     let dns_ms = if matches!(host, Host::Domain(_)) {
         ms_since(t)
@@ -108,23 +124,25 @@ pub(crate) async fn open(
     if addrs.is_empty() {
         return Err(Failure::new(
             ErrorClass::Dns,
-            format!("failed to resolve {host_text}: no addresses"),
+            format!("failed to resolve {}: no addresses", excerpt(&host_text)),
         ));
     }
 
-    let allowed: Vec<SocketAddr> = addrs
-        .iter()
-        .copied()
-        .filter(|a| inner.permits(a.ip(), allow_private))
-        .collect();
+    let mut refusal = None;
+    let mut allowed = Vec::with_capacity(addrs.len());
+    for addr in &addrs {
+        match inner.permits(*addr, allow_private) {
+            Ok(()) => allowed.push(*addr),
+            Err(why) => {
+                refusal.get_or_insert(why);
+            }
+        }
+    }
     if allowed.is_empty() {
-        let ip = addrs[0].ip();
-        let why = guard::classify(ip)
-            .map(guard::Refusal::as_str)
-            .unwrap_or("non-public address");
+        let why = refusal.unwrap_or_else(|| "non-public address".into());
         return Err(Failure::new(
             ErrorClass::Blocked,
-            format!("refused to connect to {host_text}: {ip} is a {why} (set allow_private to permit it)"),
+            format!("refused to connect to {}: {why}", excerpt(&host_text)),
         ));
     }
 
@@ -147,7 +165,10 @@ pub(crate) async fn open(
             let (ip, e) = last_err.expect("at least one address was tried");
             return Err(Failure::new(
                 ErrorClass::Connect,
-                format!("failed to connect to {host_text} ({ip}:{port}): {e}"),
+                format!(
+                    "failed to connect to {} ({ip}:{port}): {e}",
+                    excerpt(&host_text)
+                ),
             ));
         }
     };

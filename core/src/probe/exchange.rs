@@ -1,5 +1,5 @@
 //! One HTTP exchange on an open connection: send the request, time the response head,
-//! read the body under a cap and decode gzip.
+//! read the body under a cap and the engine's memory budget, and decode gzip.
 
 use std::time::Instant;
 
@@ -8,10 +8,15 @@ use http_body_util::{BodyExt, Full};
 use tokio::io::AsyncReadExt;
 use url::Url;
 
+use super::budget::{BodyBudget, Hold, OverBudget};
 use super::connect::{Conn, Sender};
+use super::secrets::OutHeader;
 use super::timed_io::Stamp;
 use super::{Failure, Stage};
-use crate::result::ErrorClass;
+use crate::result::{excerpt, ErrorClass};
+
+/// Bytes decoded per step of a gzip body.
+const GUNZIP_STEP: usize = 64 * 1024;
 
 /// What one exchange returned.
 pub(crate) struct Response {
@@ -19,6 +24,8 @@ pub(crate) struct Response {
     pub headers: http::HeaderMap,
     /// Decoded body.
     pub body: Vec<u8>,
+    /// The body's bytes held in the engine's budget, given back when the response goes.
+    pub _hold: Hold,
     /// First request byte written to first response byte received, in ms.
     pub ttfb_ms: f64,
     /// First response byte to last body byte received, in ms.
@@ -30,9 +37,10 @@ pub(crate) struct Response {
 /// The parts of a request that do not change between hops.
 pub(crate) struct RequestSpec<'a> {
     pub method: http::Method,
-    pub headers: &'a [(http::HeaderName, http::HeaderValue)],
+    pub headers: &'a [OutHeader],
     pub body: Option<Bytes>,
     pub max_body_bytes: u64,
+    pub budget: &'a BodyBudget,
 }
 
 /// Whether a send error means the (reused) connection was closed under us, so a fresh
@@ -81,15 +89,18 @@ pub(crate) async fn send(
             concat!("webmon/", env!("CARGO_PKG_VERSION")),
         )
         .header(http::header::ACCEPT_ENCODING, "gzip");
-    for (name, value) in spec.headers {
-        builder = builder.header(name, value);
+    for header in spec.headers {
+        builder = builder.header(&header.name, &header.value);
     }
     let request = builder
         .body(Full::new(spec.body.clone().unwrap_or_default()))
         .map_err(|e| {
             SendError::Failed(Failure::new(
                 ErrorClass::Other,
-                format!("failed to build the request for {url}: {e}"),
+                format!(
+                    "failed to build the request for {}: {e}",
+                    excerpt(url.as_str())
+                ),
             ))
         })?;
 
@@ -106,7 +117,10 @@ pub(crate) async fn send(
         Err(e) => {
             return Err(SendError::Failed(Failure::new(
                 ErrorClass::Other,
-                format!("failed to get a response from {url}: {e}"),
+                format!(
+                    "failed to get a response from {}: {e}",
+                    excerpt(url.as_str())
+                ),
             )))
         }
     };
@@ -139,33 +153,49 @@ pub(crate) async fn send(
     *stage = Stage::ReadingBody;
     let (parts, mut body) = response.into_parts();
     let cap = spec.max_body_bytes;
+    let shown = excerpt(url.as_str());
     let too_large = || {
         Failure::new(
             ErrorClass::BodyTooLarge,
-            format!("body of {url} is larger than {cap} bytes"),
+            format!("body of {shown} is larger than {cap} bytes"),
         )
     };
-    if let Some(len) = parts
+    let declared = parts
         .headers
         .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-    {
-        if len > cap {
-            return Err(SendError::Failed(too_large()));
-        }
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > cap) {
+        return Err(SendError::Failed(too_large()));
     }
+    let over_budget = |_: OverBudget| {
+        SendError::Failed(Failure::new(
+            ErrorClass::BodyTooLarge,
+            format!("body of {shown} does not fit the engine's body memory budget"),
+        ))
+    };
+    let mut hold = spec.budget.hold();
     let mut raw = Vec::new();
+    if let Some(len) = declared.filter(|len| *len > 0) {
+        *stage = Stage::WaitingForMemory;
+        hold.grow_to(len, len).await.map_err(over_budget)?;
+        *stage = Stage::ReadingBody;
+        raw.reserve_exact(len as usize);
+    }
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             SendError::Failed(Failure::new(
                 ErrorClass::Other,
-                format!("failed to read the body of {url}: {e}"),
+                format!("failed to read the body of {shown}: {e}"),
             ))
         })?;
         if let Ok(data) = frame.into_data() {
-            if raw.len() as u64 + data.len() as u64 > cap {
+            let len = raw.len() as u64 + data.len() as u64;
+            if len > cap {
                 return Err(SendError::Failed(too_large()));
             }
+            reserve(&mut raw, &mut hold, len, cap, 0, stage)
+                .await
+                .map_err(over_budget)?;
             raw.extend_from_slice(&data);
         }
     }
@@ -181,8 +211,15 @@ pub(crate) async fn send(
         .headers
         .get(http::header::CONTENT_ENCODING)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    let body = if gzip {
-        gunzip(&raw, cap, url).await.map_err(SendError::Failed)?
+    // An empty body has nothing to decode: HEAD, 204, 304 and empty redirects often carry
+    // `Content-Encoding: gzip` with no bytes at all.
+    let body = if gzip && !raw.is_empty() {
+        let decoded = gunzip(&raw, cap, &shown, &mut hold, stage)
+            .await
+            .map_err(SendError::Failed)?;
+        drop(raw);
+        hold.shrink_to(decoded.capacity() as u64);
+        decoded
     } else {
         raw
     };
@@ -190,31 +227,79 @@ pub(crate) async fn send(
         status: parts.status.as_u16(),
         headers: parts.headers,
         body,
+        _hold: hold,
         ttfb_ms,
         transfer_ms,
         kernel_timestamps: head.kernel,
     })
 }
 
-/// Decodes a gzip body, refusing to inflate past `cap` bytes.
-async fn gunzip(raw: &[u8], cap: u64, url: &Url) -> Result<Vec<u8>, Failure> {
-    let decoder = async_compression::tokio::bufread::GzipDecoder::new(raw);
+/// Makes room in `buf` for `len` bytes, holding its capacity in the budget on top of
+/// `other` bytes the same hold already covers. The capacity at most doubles and never
+/// passes `cap`.
+async fn reserve(
+    buf: &mut Vec<u8>,
+    hold: &mut Hold,
+    len: u64,
+    cap: u64,
+    other: u64,
+    stage: &mut Stage,
+) -> Result<(), OverBudget> {
+    if len <= buf.capacity() as u64 {
+        return Ok(());
+    }
+    let target = len
+        .max((buf.capacity() as u64 * 2).min(cap))
+        .max((8 * 1024u64).min(cap));
+    if other + target > hold.held() {
+        let before = *stage;
+        *stage = Stage::WaitingForMemory;
+        let grown = hold.grow_to(other + target, other + cap).await;
+        *stage = before;
+        grown?;
+    }
+    buf.reserve_exact(target as usize - buf.len());
+    Ok(())
+}
+
+/// Decodes a gzip body step by step, refusing to inflate past `cap` bytes and holding the
+/// decoded bytes in the budget, in the same hold as the raw bytes.
+async fn gunzip(
+    raw: &[u8],
+    cap: u64,
+    shown: &str,
+    hold: &mut Hold,
+    stage: &mut Stage,
+) -> Result<Vec<u8>, Failure> {
+    let raw_held = hold.held();
+    let mut decoder = async_compression::tokio::bufread::GzipDecoder::new(raw);
     let mut out = Vec::new();
-    decoder
-        .take(cap + 1)
-        .read_to_end(&mut out)
-        .await
-        .map_err(|e| {
+    let mut chunk = vec![0u8; GUNZIP_STEP];
+    loop {
+        let n = decoder.read(&mut chunk).await.map_err(|e| {
             Failure::new(
                 ErrorClass::Other,
-                format!("failed to decode the gzip body of {url}: {e}"),
+                format!("failed to decode the gzip body of {shown}: {e}"),
             )
         })?;
-    if out.len() as u64 > cap {
-        return Err(Failure::new(
-            ErrorClass::BodyTooLarge,
-            format!("decoded body of {url} is larger than {cap} bytes"),
-        ));
+        if n == 0 {
+            return Ok(out);
+        }
+        let len = out.len() as u64 + n as u64;
+        if len > cap {
+            return Err(Failure::new(
+                ErrorClass::BodyTooLarge,
+                format!("decoded body of {shown} is larger than {cap} bytes"),
+            ));
+        }
+        reserve(&mut out, hold, len, cap, raw_held, stage)
+            .await
+            .map_err(|_| {
+                Failure::new(
+                    ErrorClass::BodyTooLarge,
+                    format!("decoded body of {shown} does not fit the engine's body memory budget"),
+                )
+            })?;
+        out.extend_from_slice(&chunk[..n]);
     }
-    Ok(out)
 }

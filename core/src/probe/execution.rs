@@ -8,9 +8,12 @@ use url::Url;
 
 use super::connect::{self, Conn};
 use super::exchange::{self, RequestSpec, Response, SendError};
+use super::secrets::OutHeader;
 use super::{Failure, Inner, Prober, Stage};
 use crate::check::Check;
-use crate::result::{ErrorClass, LatencyStats, Phases, ProbeHealth, ProbeResult, RESULT_VERSION};
+use crate::result::{
+    excerpt, ErrorClass, LatencyStats, Phases, ProbeHealth, ProbeResult, RESULT_VERSION,
+};
 
 /// State of one execution, filled as requests complete (also on failure, so a result
 /// carries whatever was measured).
@@ -29,6 +32,9 @@ pub(crate) struct Execution {
     pub(crate) redirects: u32,
     pub(crate) final_url: Option<Url>,
     pub(crate) final_method: http::Method,
+    /// The headers in force at the final URL (credentials dropped by a cross-origin
+    /// redirect stay dropped for the warm requests).
+    pub(crate) final_headers: Option<Vec<OutHeader>>,
     pub(crate) last: Option<Response>,
 }
 
@@ -52,6 +58,7 @@ impl Execution {
             redirects: 0,
             final_url: None,
             final_method: check.method.clone(),
+            final_headers: None,
             last: None,
         }
     }
@@ -74,14 +81,33 @@ impl Execution {
             self.final_method.clone()
         };
         let mut body = spec.body.clone();
+        let mut headers: Vec<OutHeader> = match (&self.final_headers, cold) {
+            (Some(h), false) => h.clone(),
+            _ => spec.headers.to_vec(),
+        };
         let mut visited = vec![url.clone()];
         let mut hops = 0;
         loop {
+            let host = url.host_str().unwrap_or_default();
+            if let Some((name, reference)) = headers
+                .iter()
+                .find_map(|h| h.refused_for(host).map(|r| (&h.name, r)))
+            {
+                return Err(Failure::new(
+                    ErrorClass::Blocked,
+                    format!(
+                        "refused to send header {name} to {}: {reference} may only be sent \
+                         to the hosts listed for it",
+                        excerpt(host)
+                    ),
+                ));
+            }
             let hop_spec = RequestSpec {
                 method: method.clone(),
-                headers: spec.headers,
+                headers: &headers,
                 body: body.clone(),
                 max_body_bytes: spec.max_body_bytes,
+                budget: spec.budget,
             };
             let reusable = self
                 .conn
@@ -98,7 +124,10 @@ impl Execution {
                 Err(SendError::Stale(e)) if !reusable => {
                     return Err(Failure::new(
                         ErrorClass::Other,
-                        format!("failed to get a response from {url}: {e}"),
+                        format!(
+                            "failed to get a response from {}: {e}",
+                            excerpt(url.as_str())
+                        ),
                     ));
                 }
                 Err(SendError::Stale(_)) => {
@@ -112,7 +141,10 @@ impl Execution {
                             SendError::Failed(f) => f,
                             SendError::Stale(e) => Failure::new(
                                 ErrorClass::Other,
-                                format!("failed to get a response from {url}: {e}"),
+                                format!(
+                                    "failed to get a response from {}: {e}",
+                                    excerpt(url.as_str())
+                                ),
                             ),
                         })?
                 }
@@ -124,11 +156,13 @@ impl Execution {
                 .and_then(|v| v.to_str().ok());
             if check.max_redirects > 0 && is_redirect(response.status) {
                 if let Some(location) = location {
+                    let from = excerpt(url.as_str());
+                    let to = excerpt(location);
                     if hops >= check.max_redirects {
                         return Err(Failure::new(
                             ErrorClass::RedirectLimit,
                             format!(
-                                "more than {} redirects (next hop {location} from {url})",
+                                "more than {} redirects (next hop {to} from {from})",
                                 check.max_redirects
                             ),
                         ));
@@ -136,20 +170,47 @@ impl Execution {
                     let next = url.join(location).map_err(|e| {
                         Failure::new(
                             ErrorClass::Other,
-                            format!("failed to follow redirect from {url} to {location:?}: {e}"),
+                            format!("failed to follow redirect from {from} to {to:?}: {e}"),
                         )
                     })?;
+                    if next.as_str().len() > crate::check::MAX_URL_BYTES {
+                        return Err(Failure::new(
+                            ErrorClass::Other,
+                            format!(
+                                "failed to follow redirect from {from} to {to}: the target is \
+                                 {} bytes long, more than the {} followed",
+                                next.as_str().len(),
+                                crate::check::MAX_URL_BYTES
+                            ),
+                        ));
+                    }
                     if !matches!(next.scheme(), "http" | "https") {
                         return Err(Failure::new(
                             ErrorClass::Other,
-                            format!("failed to follow redirect from {url} to {next}: not http(s)"),
+                            format!("failed to follow redirect from {from} to {to}: not http(s)"),
                         ));
                     }
                     if visited.contains(&next) {
                         return Err(Failure::new(
                             ErrorClass::RedirectLimit,
-                            format!("redirect loop: {url} leads back to {next}"),
+                            format!("redirect loop: {from} leads back to {to}"),
                         ));
+                    }
+                    if connect::origin(&next) != connect::origin(&url) {
+                        if let Some(secret) = headers.iter().find(|h| h.sensitive) {
+                            if url.scheme() == "https" && next.scheme() == "http" {
+                                return Err(Failure::new(
+                                    ErrorClass::Blocked,
+                                    format!(
+                                        "refused to follow the redirect from {from} to \
+                                         plain-text {to} while header {} carries credentials",
+                                        secret.name
+                                    ),
+                                ));
+                            }
+                        }
+                        // Credentials belong to the origin they were written for.
+                        headers.retain(|h| !h.sensitive);
                     }
                     let to_get = response.status == 303
                         || (matches!(response.status, 301 | 302) && method == http::Method::POST);
@@ -172,6 +233,7 @@ impl Execution {
                 self.redirects = hops;
                 self.final_url = Some(url);
                 self.final_method = method;
+                self.final_headers = Some(headers);
             } else {
                 self.warm_ttfbs.push(response.ttfb_ms);
             }
@@ -236,7 +298,7 @@ impl Execution {
             Some(f) => (Some(f.class), Some(f.message)),
             None => (None, None),
         };
-        ProbeResult {
+        let mut result = ProbeResult {
             version: RESULT_VERSION,
             region: prober.inner.options.region.clone(),
             check_id: check.id.clone(),
@@ -263,6 +325,8 @@ impl Execution {
                 kernel_timestamps: !self.latencies.is_empty()
                     && self.kernel_timed == self.latencies.len(),
             },
-        }
+        };
+        result.cap_text_fields();
+        result
     }
 }

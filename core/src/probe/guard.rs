@@ -2,10 +2,43 @@
 //!
 //! The guard runs at connect time on every address a name resolves to, on every redirect
 //! hop, so neither DNS rebinding nor a redirect can reach an internal address. It is a
-//! pure function of the address; the engine applies exemptions (`allow_private`, the
-//! exempt networks) around it.
+//! pure function of the address; the engine applies exemptions around it:
+//!
+//! - private, loopback, CGNAT, unique-local and reserved addresses are reached only by a
+//!   check that sets `allow_private` *and* runs on a deployment whose operator allows
+//!   private targets, or when the operator exempts a network that holds them;
+//! - [sensitive](Refusal::is_sensitive) addresses (link-local, cloud instance metadata,
+//!   the local-use NAT64 prefix) and the Lambda Runtime API endpoint are never reached
+//!   through `allow_private`: only an operator exemption that names a network inside
+//!   their range ([`SENSITIVE_RANGES`]) lets a probe through.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+
+/// The named ranges of sensitive addresses. An exemption reaches a sensitive address only
+/// when the exempt network lies inside one of these (so `0.0.0.0/0` exempts nothing
+/// sensitive, while `169.254.169.254/32` does exempt the metadata address).
+pub const SENSITIVE_RANGES: [&str; 9] = [
+    "169.254.0.0/16",
+    "fe80::/10",
+    "fd00:ec2::/32",
+    "64:ff9b:1::/48",
+    "::ffff:169.254.0.0/112",
+    "::169.254.0.0/112",
+    "::ffff:0:169.254.0.0/112",
+    "64:ff9b::169.254.0.0/112",
+    "2002:a9fe::/32",
+];
+
+/// Whether `net` lies inside one of the [`SENSITIVE_RANGES`].
+pub fn names_sensitive_range(net: &IpNet) -> bool {
+    SENSITIVE_RANGES.iter().any(|range| {
+        range
+            .parse::<IpNet>()
+            .is_ok_and(|range| range.contains(net))
+    })
+}
 
 /// Why an address is not public.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +59,9 @@ pub enum Refusal {
     Multicast,
     /// Documentation, benchmarking and other reserved ranges.
     Reserved,
+    /// The local-use NAT64 prefix `64:ff9b:1::/48` (RFC 8215): whatever it translates to
+    /// is a local choice, so every address in it is refused.
+    LocalNat64,
 }
 
 impl Refusal {
@@ -40,7 +76,14 @@ impl Refusal {
             Self::UniqueLocal => "unique-local address",
             Self::Multicast => "multicast or broadcast address",
             Self::Reserved => "reserved address",
+            Self::LocalNat64 => "local-use NAT64 address",
         }
+    }
+
+    /// Sensitive addresses stay refused when private targets are allowed; only an
+    /// operator exemption naming their range lets a probe reach them.
+    pub fn is_sensitive(self) -> bool {
+        matches!(self, Self::LinkLocal | Self::LocalNat64)
     }
 }
 
@@ -80,14 +123,19 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Refusal> {
     if ip.is_loopback() {
         return Some(Refusal::Loopback);
     }
+    let seg = ip.segments();
+    // The local-use NAT64 prefix may embed its IPv4 address anywhere: refuse all of it.
+    if seg[..3] == [0x64, 0xff9b, 1] {
+        return Some(Refusal::LocalNat64);
+    }
     // Embedded IPv4: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d), NAT64
-    // (64:ff9b::/96 and the local-use 64:ff9b:1::/48), 6to4 (2002::/16) and the
-    // SIIT-translated form (::ffff:0:a.b.c.d). Judge them by the IPv4 address inside.
+    // (64:ff9b::/96), 6to4 (2002::/16) and the SIIT-translated form (::ffff:0:a.b.c.d).
+    // Judge them by the IPv4 address inside.
     if let Some(v4) = embedded_v4(ip) {
         return classify_v4(v4);
     }
-    let seg = ip.segments();
-    if ip == Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254) {
+    // fd00:ec2::/32: the EC2 instance metadata, DNS and time services over IPv6.
+    if seg[..2] == [0xfd00, 0x0ec2] {
         return Some(Refusal::LinkLocal);
     }
     let refusal = match seg[0] {
@@ -124,7 +172,6 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
         [0, 0, 0, 0, 0xffff, 0, _, _] => Some(tail()),
         [0, 0, 0, 0, 0, 0, _, _] => Some(tail()),
         [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(tail()),
-        [0x64, 0xff9b, 1, ..] => Some(tail()),
         [0x2002, hi, lo, ..] => Some(Ipv4Addr::new(
             (hi >> 8) as u8,
             hi as u8,
@@ -222,7 +269,18 @@ mod tests {
             refused("64:ff9b::169.254.169.254"),
             Some(Refusal::LinkLocal)
         );
-        assert_eq!(refused("64:ff9b:1::a00:1"), Some(Refusal::Private));
+        assert_eq!(refused("64:ff9b:1::a00:1"), Some(Refusal::LocalNat64));
+        assert_eq!(
+            refused("64:ff9b:1:ffff::808:808"),
+            Some(Refusal::LocalNat64)
+        );
+        assert_eq!(refused("fd00:ec2::23"), Some(Refusal::LinkLocal));
+        assert!(Refusal::LinkLocal.is_sensitive() && !Refusal::Private.is_sensitive());
+        assert!(names_sensitive_range(
+            &"169.254.169.254/32".parse().unwrap()
+        ));
+        assert!(!names_sensitive_range(&"0.0.0.0/0".parse().unwrap()));
+        assert!(!names_sensitive_range(&"169.0.0.0/8".parse().unwrap()));
         assert_eq!(refused("2002:7f00:1::"), Some(Refusal::Loopback));
         assert_eq!(refused("::ffff:8.8.8.8"), None);
         assert_eq!(refused("64:ff9b::808:808"), None);

@@ -22,11 +22,13 @@ pub fn http_target() -> TargetServer {
     TargetServer::start(local()).expect("failed to start the HTTP target")
 }
 
-/// A raw check for `url` with one request and a 2 s timeout, adjusted by `edit`.
+/// A raw check for `url` with one request and a 2 s timeout, asking for private targets
+/// (honoured only by a prober whose operator allows them), adjusted by `edit`.
 pub fn raw(url: &str, edit: impl FnOnce(&mut RawCheck)) -> RawCheck {
     let mut raw = RawCheck {
         id: "probe-test".into(),
         url: url.into(),
+        allow_private: Some(true),
         ..Default::default()
     };
     raw.requests = Some(1);
@@ -47,7 +49,8 @@ pub fn assertions(edit: impl FnOnce(&mut RawAssertions)) -> Option<RawAssertions
     Some(a)
 }
 
-/// A prober that may reach loopback targets, trusting `extra_roots`.
+/// A prober whose deployment allows private targets (so checks asking for them reach
+/// loopback), trusting `extra_roots`.
 pub fn prober_allowing_private(extra_roots: Vec<Vec<u8>>) -> Prober {
     Prober::new(ProbeOptions {
         region: "test".into(),
