@@ -54,7 +54,9 @@ pub struct Decoded {
 }
 
 /// Encodes results into message bodies, each at most `max_bytes` long (and at most
-/// [`MAX_MESSAGE_BYTES`]). A single result too large for a message is an error.
+/// [`MAX_MESSAGE_BYTES`]). A single result too large for a message is shrunk to fit
+/// ([`ProbeResult::shrink_to`]: text is given up, numbers and ids are kept), so one
+/// oversized result never fails the send of the others.
 pub fn encode(results: &[ProbeResult], max_bytes: usize) -> Result<Vec<String>, AwsError> {
     let max_bytes = max_bytes.min(MAX_MESSAGE_BYTES) - SAFETY_BYTES;
     let mut bodies = Vec::new();
@@ -86,6 +88,17 @@ fn encode_chunk(
         return Ok(());
     }
     if chunk.len() == 1 {
+        let mut shrunk = chunk[0].clone();
+        // Half the room: the JSON shrinks to it, and compression only makes it smaller
+        // (base64 adds a third back at most).
+        if shrunk.shrink_to(max_bytes / 2) {
+            let body = encode_one(std::slice::from_ref(&shrunk))?;
+            if body.len() <= max_bytes {
+                tracing::warn!(check_id = %shrunk.check_id, "an oversized result was shrunk to fit one message");
+                out.push(body);
+                return Ok(());
+            }
+        }
         return Err(AwsError::Codec {
             what: format!("encode the result of check {}", chunk[0].check_id),
             reason: format!(
@@ -260,5 +273,48 @@ mod tests {
         assert!(decode(r#"{"version":2,"results":[]}"#).is_err());
         let d = decode(r#"{"version":1,"results":[{"nope":1}]}"#).unwrap();
         assert_eq!(d.invalid.len(), 1);
+    }
+
+    #[test]
+    fn an_oversized_result_is_shrunk_and_its_neighbours_sent_whole() {
+        // Text that does not compress: a xorshift stream over 64 letters.
+        let noise = |n: usize, mut x: u64| -> String {
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    char::from(
+                        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+                            [(x % 64) as usize],
+                    )
+                })
+                .collect()
+        };
+        let mut big = sample(1);
+        // A result whose text was never capped (an older probe): 600 KB that compress
+        // to more than a message holds.
+        big.error_message = Some(noise(300 * 1024, 7));
+        big.tags.insert("k".into(), noise(300 * 1024, 11));
+        let results = vec![sample(0), big, sample(2)];
+        let bodies = encode(&results, MAX_MESSAGE_BYTES).unwrap();
+        assert!(bodies.iter().all(|b| b.len() <= MAX_MESSAGE_BYTES));
+        let decoded: Vec<ProbeResult> = bodies
+            .iter()
+            .flat_map(|b| decode(b).unwrap().results)
+            .collect();
+        assert_eq!(decoded.len(), 3, "every result is sent");
+        assert_eq!(decoded[0], results[0]);
+        assert_eq!(decoded[2], results[2]);
+        assert_eq!(decoded[1].check_id, results[1].check_id);
+        assert_eq!(decoded[1].scheduled_at_ms, results[1].scheduled_at_ms);
+        assert!(
+            decoded[1]
+                .error_message
+                .as_deref()
+                .unwrap_or_default()
+                .len()
+                < 1024
+        );
     }
 }

@@ -91,6 +91,8 @@ async fn scheduled_event_probes_its_group_and_sends_packed_results() {
 
     let prober = Prober::new(ProbeOptions {
         region: REGION.into(),
+        // The targets are on 127.0.0.1: the operator allows private addresses.
+        allow_private: true,
         cold_start: true,
         ..Default::default()
     });
@@ -193,6 +195,8 @@ async fn a_queue_that_keeps_failing_fails_the_invocation() {
     emulator.inject(Fault::FailFirstSqsEntry { calls: 10 });
     let prober = Prober::new(ProbeOptions {
         region: REGION.into(),
+        // The targets are on 127.0.0.1: the operator allows private addresses.
+        allow_private: true,
         ..Default::default()
     });
     let settings = webmon_aws::service::probe::Settings {

@@ -122,15 +122,23 @@ fn run_serves_the_dashboard_without_header_secrets() {
     std::fs::write(
         &config,
         "checks:\n  - id: secret-api\n    url: http://127.0.0.1:9/private\n    interval: 10s\n    \
-         timeout: 1s\n    allow_private: true\n    headers:\n      authorization: \"Bearer ${env:WEBMON_TEST_TOKEN}\"\n",
+         timeout: 1s\n    allow_private: true\n    headers:\n      authorization: \"Bearer ${env:WEBMON_SECRET_TEST_TOKEN}\"\n",
     )
     .unwrap();
     let mut child = Command::new(WEBMON)
-        .args(["run", "--port", "0", "--duration", "30s", "--config"])
+        .args([
+            "run",
+            "--allow-private",
+            "--port",
+            "0",
+            "--duration",
+            "30s",
+            "--config",
+        ])
         .arg(&config)
         .arg("--db")
         .arg(dir.path().join("webmon.db"))
-        .env("WEBMON_TEST_TOKEN", SECRET)
+        .env("WEBMON_SECRET_TEST_TOKEN", SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

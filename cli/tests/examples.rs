@@ -133,12 +133,20 @@ const INVALID: &[(&str, &str, &str, usize)] = &[
         "assertions.status[1]",
         0,
     ),
+    ("bad_tag_key", "bad-tag-key", "tags.team-name", 0),
     ("bad_url", "bad-url", "url", 0),
     ("duplicate_id", "twice", "id", 1),
+    ("forbidden_header", "forbidden-header", "headers.Host", 0),
     ("missing_id", "<item 1>", "id", 0),
     ("missing_url", "missing-url", "url", 0),
     ("not_a_checks_file", "<file>", "checks", 0),
     ("requests_out_of_range", "too-many-requests", "requests", 0),
+    (
+        "secret_env_not_allowed",
+        "secret-env-not-allowed",
+        "headers.Authorization",
+        0,
+    ),
     (
         "timeout_exceeds_interval",
         "timeout-exceeds-interval",
@@ -152,6 +160,7 @@ const INVALID: &[(&str, &str, &str, usize)] = &[
         "max_redirects",
         0,
     ),
+    ("too_many_tags", "too-many-tags", "tags", 0),
     (
         "unknown_assertion",
         "unknown-assertion",
@@ -160,6 +169,7 @@ const INVALID: &[(&str, &str, &str, usize)] = &[
     ),
     ("unknown_field", "unknown-field", "colour", 0),
     ("unknown_top_level", "<file>", "settings", 1),
+    ("url_with_user_info", "url-with-user-info", "url", 0),
     ("wrong_type", "wrong-type", "requests", 0),
 ];
 

@@ -130,7 +130,7 @@ pub async fn handle<R: CheckRepository, Q: ResultQueue, C: Clock>(
             tracing::error!(check_id = %e.check_id, field = %e.field, value = %e.value, reason = %e.reason, "invalid check item skipped");
         }
         summary.checks += loaded.checks.len();
-        summary.invalid_items += loaded.errors.len();
+        summary.invalid_items += loaded.summary().invalid_items;
         checks.extend(
             loaded
                 .checks

@@ -92,6 +92,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let loaded = repo.all().await.map_err(|e| {
                 anyhow::anyhow!("failed to list the checks in {}: {e}", repo.table())
             })?;
+            let summary = loaded.summary();
             let mut checks = loaded.checks;
             checks.sort_by(|a, b| a.id.cmp(&b.id));
             println!(
@@ -117,11 +118,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             for e in &loaded.errors {
                 eprintln!("invalid item: {e}");
             }
-            println!(
-                "{} checks, {} invalid items",
-                checks.len(),
-                loaded.errors.len()
-            );
+            println!("{summary}");
             Ok(if loaded.errors.is_empty() {
                 ExitCode::SUCCESS
             } else {

@@ -9,6 +9,7 @@ pub mod regions;
 pub mod report;
 pub mod resync;
 pub mod run;
+pub mod secrets;
 pub mod source;
 pub mod validate;
 

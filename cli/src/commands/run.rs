@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use webmon_core::ports::SystemClock;
-use webmon_core::probe::{ProbeOptions, Prober};
+use webmon_core::probe::{EnvSecrets, ProbeOptions, Prober};
 use webmon_demo_target::TargetServer;
 use webmon_local::runner::{self, RunnerOptions};
+
+use super::secrets::SecretArgs;
 use webmon_local::store::SqliteStore;
 
 /// Where `--demo-target` listens when no address is given.
@@ -33,9 +35,14 @@ pub struct Args {
     /// Most probes in flight at once.
     #[arg(long, default_value_t = 256)]
     pub concurrency: usize,
-    /// Allow every check to reach loopback, private and link-local addresses.
+    /// Let checks that set `allow_private: true` reach loopback and private addresses
+    /// (link-local and metadata addresses stay refused). Without it, `allow_private`
+    /// in a checks file has no effect: the check author does not decide this.
     #[arg(long)]
     pub allow_private: bool,
+    /// Which `${env:NAME}` references the checks may use.
+    #[command(flatten)]
+    pub secrets: SecretArgs,
     /// Also trust the CA certificates in this PEM file.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
@@ -84,15 +91,26 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(path) => super::check::read_ca_file(path)?,
         None => Vec::new(),
     };
+    // The demo target listens on loopback: its one address is exempt from the SSRF
+    // guard, so the quick start works without opening private addresses to every check.
+    let guard_exempt = args
+        .demo_target
+        .map(|addr| ipnet::IpNet::from(addr.ip()))
+        .into_iter()
+        .collect();
+    let policy = args.secrets.policy();
     let prober = Prober::new(ProbeOptions {
         region: args.region.clone(),
         extra_roots_der,
         allow_private: args.allow_private,
+        guard_exempt,
+        secret_source: Some(Arc::new(EnvSecrets::new(policy.clone()))),
         ..Default::default()
     });
     let options = RunnerOptions {
         region: args.region.clone(),
         concurrency: args.concurrency,
+        secrets: policy,
         ..Default::default()
     };
     tracing::info!(config = %args.config.display(), db = %args.db.display(), region = %args.region, "webmon run started");

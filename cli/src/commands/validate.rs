@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use webmon_core::check::load_checks_file;
+use webmon_core::check::load_checks_file_with;
+
+use super::secrets::SecretArgs;
 
 /// Arguments of `webmon validate`.
 #[derive(clap::Args)]
@@ -14,11 +16,14 @@ pub struct Args {
     /// Print the outcome as JSON (`valid`, `checks`, `errors`).
     #[arg(long)]
     pub json: bool,
+    /// Which `${env:NAME}` references the checks may use.
+    #[command(flatten)]
+    pub secrets: SecretArgs,
 }
 
 /// Runs `webmon validate`: exit 0 when the file has no error, 1 otherwise.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let outcome = load_checks_file(&args.file);
+    let outcome = load_checks_file_with(&args.file, &args.secrets.policy());
     if args.json {
         let ids: Vec<&str> = outcome.checks.iter().map(|c| c.id.as_str()).collect();
         let doc = serde_json::json!({
@@ -32,14 +37,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         for error in &outcome.errors {
             println!("error: {error}");
         }
-        println!(
-            "{}: {} valid check{}, {} error{}",
-            args.file.display(),
-            outcome.checks.len(),
-            if outcome.checks.len() == 1 { "" } else { "s" },
-            outcome.errors.len(),
-            if outcome.errors.len() == 1 { "" } else { "s" },
-        );
+        println!("{}: {}", args.file.display(), outcome.summary());
     }
     Ok(if outcome.errors.is_empty() {
         ExitCode::SUCCESS

@@ -8,7 +8,9 @@ use std::time::SystemTime;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use webmon_core::check::{load_checks_file, Check, LoadOutcome, ValidationError};
+use webmon_core::check::{
+    load_checks_file_with, Check, LoadOutcome, SecretPolicy, ValidationError,
+};
 
 /// The label file-level errors carry instead of a check id.
 const FILE_LABEL: &str = "<file>";
@@ -17,15 +19,18 @@ const FILE_LABEL: &str = "<file>";
 #[derive(Debug)]
 pub struct ConfigSource {
     path: PathBuf,
+    secrets: SecretPolicy,
     stamp: Option<(SystemTime, u64)>,
     hash: Option<u64>,
 }
 
 impl ConfigSource {
-    /// Watches `path`; the first [`ConfigSource::poll`] always loads it.
-    pub fn new(path: PathBuf) -> Self {
+    /// Watches `path`; the first [`ConfigSource::poll`] always loads it. Checks are
+    /// validated with the operator's `secrets` policy.
+    pub fn new(path: PathBuf, secrets: SecretPolicy) -> Self {
         Self {
             path,
+            secrets,
             stamp: None,
             hash: None,
         }
@@ -52,7 +57,7 @@ impl ConfigSource {
         }
         self.hash = Some(hash);
         Some(match text {
-            Ok(_) => load_checks_file(&self.path),
+            Ok(_) => load_checks_file_with(&self.path, &self.secrets),
             Err(e) => LoadOutcome {
                 checks: Vec::new(),
                 errors: vec![ValidationError::new(

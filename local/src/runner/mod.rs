@@ -31,6 +31,7 @@ use tokio::task::JoinSet;
 
 use config::ConfigSource;
 use plan::Plan;
+use webmon_core::check::SecretPolicy;
 use webmon_core::ports::{Clock, ResultStore};
 use webmon_core::probe::Prober;
 
@@ -49,6 +50,8 @@ pub struct RunnerOptions {
     pub flush_interval: Duration,
     /// How often the checks file is polled for changes.
     pub reload_interval: Duration,
+    /// Which `${env:NAME}` references checks may use (the operator's `--secret-env`).
+    pub secrets: SecretPolicy,
 }
 
 impl Default for RunnerOptions {
@@ -60,6 +63,7 @@ impl Default for RunnerOptions {
             batch_size: 100,
             flush_interval: Duration::from_secs(1),
             reload_interval: Duration::from_secs(2),
+            secrets: SecretPolicy::default(),
         }
     }
 }
@@ -99,7 +103,7 @@ where
         options.batch_size,
         options.flush_interval,
     ));
-    let mut source = ConfigSource::new(config_path);
+    let mut source = ConfigSource::new(config_path, options.secrets.clone());
     let mut plan = Plan::new(&options.region);
     let mut summary = RunSummary::default();
     let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));

@@ -293,7 +293,7 @@ pub async fn resync<T: CheckTable, R: TriggerRules>(
         .await
         .map_err(|e| e.to_string())?;
     let mut summary = Summary {
-        invalid_items: loaded.errors.len(),
+        invalid_items: loaded.summary().invalid_items,
         ..Default::default()
     };
     for e in &loaded.errors {

@@ -63,7 +63,11 @@ pub async fn handle<S: BatchStore>(store: &S, event: SqsEvent) -> (SqsBatchRespo
                     failed_ids.push(id.clone());
                 }
                 owner.extend(std::iter::repeat_n(m, decoded.results.len()));
-                results.extend(decoded.results);
+                // Results from older probes may carry uncapped text; cap before storing.
+                results.extend(decoded.results.into_iter().map(|mut r| {
+                    r.cap_text_fields();
+                    r
+                }));
             }
             Err(reason) => {
                 tracing::error!(message_id = %id, reason = %reason, "the message is not a result envelope; it will go to the dead-letter queue");

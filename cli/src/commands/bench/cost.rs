@@ -298,6 +298,8 @@ async fn setup_region(
     }
     let prober = Prober::new(ProbeOptions {
         region: name.into(),
+        // The targets are on 127.0.0.1: the operator allows private addresses.
+        allow_private: true,
         cold_start: true,
         ..Default::default()
     });

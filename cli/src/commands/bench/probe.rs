@@ -163,6 +163,7 @@ fn bench_check(id: String, url: &str) -> anyhow::Result<Check> {
         url: url.to_string(),
         requests: Some(1),
         timeout: Some("30s".into()),
+        allow_private: Some(true),
         ..Default::default()
     };
     raw.validate()
