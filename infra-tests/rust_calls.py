@@ -3,22 +3,35 @@
 How a Lambda is tied to its calls, step by step (every step is plain text scanning, no
 Rust toolchain needed):
 
-1. Sources: every `aws/src/**/*.rs` (the `webmon-aws` crate) and every
-   `<lambda>/src/**/*.rs` of the three Lambda crates. A missing crate directory, or a
-   crate without `src/main.rs`, is a finding: the map below would silently shrink.
-2. Import graph, file level: a Lambda crate's files are its roots. A file reaches the
-   `webmon-aws` modules it names in `use webmon_aws::a::b` / `webmon_aws::a::b(...)`
-   paths (`a.rs`, `a/mod.rs`, and `a/b.rs` when it exists), and a `webmon-aws` file
-   reaches the modules it names with `use crate::a`, `crate::a::b`, `super::x`
-   and `mod x;` (its own submodules). `use webmon_aws::{a, b::c}` groups are expanded.
-   A name that resolves to no file is reported ("expected ... missing"), so a moved
-   module fails loudly instead of dropping its calls.
-3. Function level, inside the reached files: a function's SDK calls count for a
-   Lambda only if the function's name is referenced by the Lambda's own files or by a
-   function already counted (a name-based call graph). Setup helpers only the tests,
-   the CLI or the benchmark use (`ensure_table`, `create_queue_with_dlq`, ...) thus stay
-   out of the Lambda's set. `.send()`, the SDK's own final call, is not a reference.
-4. SDK calls: `client.<snake_case_op>()` followed by `.send()` in the same statement;
+1. Sources: the `webmon-aws` crate (`aws/src/`) and the three Lambda crates
+   (`<lambda>/src/`). A missing crate directory, or a crate without its root file
+   (`lib.rs`, `main.rs`), is a finding: the map below would silently shrink.
+2. Module tree: each crate's modules are read from its root's `mod x;` declarations
+   down, at any depth (`x.rs` or `x/mod.rs` next to the declaring file, or under its
+   folder for `a/b.rs`; `#[path = ".."]` is followed). A declared module without its
+   file is a finding; `#[cfg(test)]` modules are left out (tests run in no Lambda).
+3. Import graph, file level: a file reaches the module whose items its paths name:
+   `webmon_aws::a::b::C` from anywhere, and inside `webmon-aws` also `crate::..`,
+   `self::..`, `super::..` (repeated), its own submodules (`line::to_line`) and
+   modules a `use` brought in under a name. A path reaches the deepest module it
+   names, not the modules on the way (`webmon_aws::service::probe::handle` reaches
+   `service/probe.rs`, not `service/mod.rs` and its other submodules). `use` groups
+   (`{a, b::{c, d}}`) are expanded. A path whose first name after its deepest module is
+   neither a module with a file nor an item of that module is a finding ("expected ...
+   missing"), so a moved module or function fails loudly instead of dropping its calls.
+4. Function level, inside the reached files, a name-based call graph: a function's SDK
+   calls count for a Lambda only if the function is reached. The Lambda's own files
+   reach the functions they name in the files they import (and in what those re-export
+   with `pub use`); a reached function reaches the functions it names in its own file
+   and in the files its file imports. Port calls from the services are trait-method
+   calls on generic types (`repo.group(..)`, `queue.send(..)`, `store.write_detailed(..)`):
+   a method a reached function calls (`.m(..)`, `Trait::m`) also reaches the `fn m` of
+   every trait impl (`impl T for X`) and trait default body in the files the Lambda
+   reaches. `.send()` with no arguments, the SDK's own final call, is not a reference;
+   `.send(results)`, a port method, is. Setup helpers only the tests, the CLI or the
+   benchmark use (`ensure_table`, `create_queue_with_dlq`, ...) thus stay out of the
+   Lambda's set.
+5. SDK calls: `client.<snake_case_op>()` followed by `.send()` in the same statement;
    the service is the `aws_sdk_<service>` crate whose `Client` the file uses. A file
    with calls but no (or several) SDK clients is a finding.
 
@@ -71,9 +84,15 @@ _IDENT_RE = re.compile(r"\b([a-z_][a-z0-9_]*)\b")
 _SDK_CLIENT_RE = re.compile(r"\baws_sdk_([a-z0-9]+)::(?:client::)?Client\b")
 _SDK_ANY_RE = re.compile(r"\baws_sdk_([a-z0-9]+)::")
 _USE_RE = re.compile(r"\buse\s+([^;]+);")
-_PATH_RE = re.compile(r"\b(webmon_aws|crate|super)((?:::[A-Za-z_][A-Za-z0-9_]*)+)")
-_MOD_RE = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+([a-z_][a-z0-9_]*)\s*;", re.M)
-
+# A path whose head may name a module: `webmon_aws::a::B`, `crate::a`, `super::super::x`.
+_PATH_RE = re.compile(r"(?<![\w:])([a-z_][a-z0-9_]*)((?:\s*::\s*[A-Za-z_][A-Za-z0-9_]*)+)")
+_MOD_DECL_RE = re.compile(r"(?<![\w:])(?:pub(?:\s*\([^)]*\))?\s+)?mod\s+([a-z_][a-z0-9_]*)\s*;")
+_ITEM_RE = r"\b(?:fn|struct|enum|trait|type|const|static|union|macro_rules!)\s+{name}\b|\bmod\s+{name}\s*\{{"
+# A method call or a path call: the name a trait method is reached by.
+_METHOD_RE = re.compile(r"(?:\.|::)\s*([a-z_][a-z0-9_]*)\s*(?:::\s*<[^;{}]*?>\s*)?\(")
+_IMPL_FOR_RE = re.compile(r"\bimpl\b[^;{}]*?\bfor\b[^;{}]*\{")
+_TRAIT_RE = re.compile(r"\btrait\s+[A-Za-z_]\w*[^;{}]*\{")
+_MODULE_SEG = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 class SourceError(Exception):
     """The Rust layout is not what the scanner can map."""
@@ -152,142 +171,287 @@ def load_file(path: Path, root: Path) -> RustFile:
     return f
 
 
-def _expand_use(tree: str) -> list[str]:
-    """`webmon_aws::{a, b::{c, d}}` -> ['webmon_aws::a', 'webmon_aws::b::c', ...]."""
-    tree = re.sub(r"\s+", "", tree)
-    m = re.match(r"^(.*?)::\{(.*)\}$", tree)
+def _expand_use(tree: str) -> list[tuple[str, str | None]]:
+    """`webmon_aws::{a, b::{c as d, e::*}}` -> [('webmon_aws::a', 'a'), ('webmon_aws::b::c', 'd'),
+    ('webmon_aws::b::e', None)]: each path and the name it brings in (None for a glob)."""
+    tree = re.sub(r"\s*::\s*", "::", tree.strip())
+    m = re.match(r"^(.*?)::\{(.*)\}$", tree, re.S)
     if not m:
-        return [re.sub(r"::\*$|\bas\w+$", "", tree)]
+        if tree.endswith("::*"):
+            return [(tree[:-3], None)]
+        alias = re.match(r"^(.*?)\s+as\s+([A-Za-z_]\w*)$", tree, re.S)
+        if alias:
+            return [(alias.group(1), alias.group(2))]
+        return [(tree, tree.rsplit("::", 1)[-1])]
     head, body = m.group(1), m.group(2)
     parts, depth, cur = [], 0, ""
     for ch in body:
         if ch == "," and depth == 0:
-            parts.append(cur)
+            parts.append(cur.strip())
             cur = ""
             continue
         depth += ch == "{"
         depth -= ch == "}"
         cur += ch
-    parts.append(cur)
-    out: list[str] = []
+    parts.append(cur.strip())
+    out: list[tuple[str, str | None]] = []
     for p in parts:
-        if p and p != "self":
+        if p == "self":
+            out.append((head, head.rsplit("::", 1)[-1]))
+        elif p.startswith("self as "):
+            out.append((head, p.split()[-1]))
+        elif p:
             out += _expand_use(f"{head}::{p}")
-        elif p == "self":
-            out.append(head)
     return out
 
 
-def _module_file(src: Path, segments: list[str]) -> list[Path]:
-    """Files for the longest module prefix of `segments` under `src`."""
-    found: list[Path] = []
-    base = src
-    for seg in segments:
-        as_file, as_dir = base / f"{seg}.rs", base / seg / "mod.rs"
-        if as_file.is_file():
-            found.append(as_file)
-        elif as_dir.is_file():
-            found.append(as_dir)
-        else:
-            break
-        base = base / seg
-    return found
+Module = tuple[str, ...]
+
+
+def _uses(text: str) -> list[tuple[str, str | None, int]]:
+    """(path, local name or None for a glob, offset) of every `use` in the text."""
+    out = []
+    for m in _USE_RE.finditer(text):
+        for path, local in _expand_use(m.group(1)):
+            out.append((path, local, m.start()))
+    return out
+
+
+def _segments(path: str) -> list[str]:
+    return [s for s in re.sub(r"\s+", "", path).split("::") if s]
+
+
+@dataclass
+class Crate:
+    """One crate's module tree: module path -> file, and back."""
+
+    name: str
+    modules: dict[Module, Path] = field(default_factory=dict)
+    module_of: dict[Path, Module] = field(default_factory=dict)
 
 
 class SourceMap:
-    """The import graph of the four crates and the SDK calls in each file."""
+    """The module trees and import graph of the four crates and the SDK calls in each file."""
 
     def __init__(self, repo: Path):
         self.repo = repo
         self.problems: list[str] = []
         self.files: dict[Path, RustFile] = {}
         self._targets: dict[Path, set[Path]] = {}
-        aws_src = repo / AWS_CRATE / "src"
-        if not (aws_src / "lib.rs").is_file():
+        self._exports: dict[Path, set[Path]] = {}
+        self._trait_fns: dict[Path, set[str]] = {}
+        if not (repo / AWS_CRATE / "src" / "lib.rs").is_file():
             raise SourceError(f"{AWS_CRATE}/src/lib.rs: expected the webmon-aws crate, missing")
         for crate in LAMBDA_CRATES:
             if not (repo / crate / "src" / "main.rs").is_file():
                 raise SourceError(f"{crate}/src/main.rs: expected the Lambda crate, missing")
-        for crate in (AWS_CRATE, *LAMBDA_CRATES):
-            for path in sorted((repo / crate / "src").rglob("*.rs")):
-                self.files[path] = load_file(path, repo)
-        self.aws_src = aws_src
+        self.aws = self._module_tree(AWS_CRATE, "lib.rs")
+        self.lambdas = {crate: self._module_tree(crate, "main.rs") for crate in LAMBDA_CRATES}
+        # Every path of every file is resolved now, so a broken one is reported whether
+        # or not a Lambda reaches it today.
+        for crate in (self.aws, *self.lambdas.values()):
+            for path in crate.module_of:
+                self.targets(self.files[path])
 
-    def _aws_targets(self, file: RustFile) -> set[Path]:
-        """webmon-aws files a file names."""
-        if file.path in self._targets:
-            return self._targets[file.path]
-        out: set[Path] = set()
-        self._targets[file.path] = out
-        in_aws = file.path.is_relative_to(self.aws_src)
-        paths: list[str] = []
-        for use in _USE_RE.finditer(file.text):
-            paths += _expand_use(use.group(1))
-        paths += [m.group(1) + m.group(2) for m in _PATH_RE.finditer(file.text)]
-        for p in paths:
-            segs = [s for s in p.split("::") if s]
-            if not segs:
-                continue
-            head, rest = segs[0], segs[1:]
-            if head == "webmon_aws" or (head == "crate" and in_aws):
-                base = self.aws_src
-            elif head == "super" and in_aws:
-                base = file.path.parent if file.path.name in ("mod.rs", "lib.rs") else file.path.parent
-                if file.path.name == "mod.rs":
-                    base = file.path.parent.parent
-                rest = rest
-            else:
-                continue
-            if not rest:
-                continue
-            # lowercase segments are modules; the first capitalised one ends the path
-            mods = []
-            for s in rest:
-                if not re.match(r"^[a-z_][a-z0-9_]*$", s):
+    # -- module trees ---------------------------------------------------------------
+
+    def _load(self, path: Path) -> RustFile:
+        if path not in self.files:
+            self.files[path] = load_file(path, self.repo)
+        return self.files[path]
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.repo).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    @staticmethod
+    def _declared(file: RustFile) -> list[tuple[str, str]]:
+        """(name, attributes) of every `mod name;` of a file."""
+        out = []
+        for m in _MOD_DECL_RE.finditer(file.text):
+            line_start = file.raw.rfind("\n", 0, m.start()) + 1
+            attrs = [file.raw[line_start:m.start()]]
+            lines = file.raw[:line_start].split("\n")[:-1]
+            for line in reversed(lines):
+                s = line.strip()
+                if s.startswith("#[") or s.startswith("//"):
+                    attrs.append(s)
+                else:
                     break
-                mods.append(s)
-            hits = _module_file(base, mods) if mods else []
-            if mods and not hits and head == "webmon_aws":
-                # `webmon_aws::AwsError`-style items re-exported from lib.rs need no file
-                if (self.aws_src / "lib.rs") and re.search(
-                        rf"\bpub\s+(?:async\s+)?(?:fn|use|const|static|struct|enum|type)\b[^;{{]*\b{mods[0]}\b",
-                        self.files[self.aws_src / "lib.rs"].text):
-                    hits = [self.aws_src / "lib.rs"]
+            out.append((m.group(1), " ".join(a for a in attrs if not a.startswith("//"))))
+        return out
+
+    def _module_tree(self, name: str, root: str) -> Crate:
+        """The crate's modules from its root's `mod` declarations down, at any depth."""
+        crate = Crate(name)
+        src = self.repo / name / "src"
+        crate.modules[()] = src / root
+        todo: list[Module] = [()]
+        while todo:
+            mod = todo.pop()
+            file = self._load(crate.modules[mod])
+            crate.module_of[file.path] = mod
+            own_dir = (file.path.parent if not mod or file.path.name == "mod.rs"
+                       else file.path.with_suffix(""))
+            for child, attrs in self._declared(file):
+                if re.search(r"cfg\s*\(\s*test\s*\)", attrs):
+                    continue  # test modules run in no Lambda
+                at_path = re.search(r'#\[\s*path\s*=\s*"([^"]+)"\s*\]', attrs)
+                candidates = ([file.path.parent / at_path.group(1)] if at_path
+                              else [own_dir / f"{child}.rs", own_dir / child / "mod.rs"])
+                hit = next((c for c in candidates if c.is_file()), None)
+                if hit is None:
+                    self.problems.append(
+                        f"{file.rel}: declares mod {child}: expected {self._rel(candidates[0])}"
+                        f"{'' if at_path else f' (or {child}/mod.rs)'}, missing")
+                    continue
+                crate.modules[mod + (child,)] = hit
+                todo.append(mod + (child,))
+        return crate
+
+    # -- import graph ---------------------------------------------------------------
+
+    def _crate_of(self, file: RustFile) -> Crate | None:
+        for crate in (self.aws, *self.lambdas.values()):
+            if file.path in crate.module_of:
+                return crate
+        return None
+
+    def _resolve(self, start: Module, segs: list[str]) -> tuple[Module, list[str]]:
+        """The deepest webmon-aws module `segs` names from `start`, and what follows it."""
+        cur = start
+        for i, s in enumerate(segs):
+            if s == "super" and cur:
+                cur = cur[:-1]
+            elif s == "self":
+                continue
+            elif cur + (s,) in self.aws.modules:
+                cur = cur + (s,)
+            else:
+                return cur, segs[i:]
+        return cur, []
+
+    def _heads(self, file: RustFile) -> dict[str, Module]:
+        """Names a path of the file may start with, and the webmon-aws module each names."""
+        heads: dict[str, Module] = {"webmon_aws": ()}
+        own = self.aws.module_of.get(file.path)
+        if own is not None:
+            heads.update({"crate": (), "self": own})
+            if own:
+                heads["super"] = own[:-1]
+            for child, _ in self._declared(file):
+                if own + (child,) in self.aws.modules:
+                    heads[child] = own + (child,)
+        # `use webmon_aws::service::probe;` then `probe::handle(..)`
+        for path, local, _ in _uses(file.text):
+            segs = _segments(path)
+            if local and segs and segs[0] in heads and local not in heads:
+                mod, rest = self._resolve(heads[segs[0]], segs[1:])
+                if not rest and len(segs) > 1:
+                    heads[local] = mod
+        return heads
+
+    def _defines(self, path: Path, name: str) -> bool:
+        """Whether a module file defines or re-exports `name` (a glob `use` may)."""
+        text = self.files[path].text
+        if re.search(_ITEM_RE.format(name=re.escape(name)), text):
+            return True
+        return any(local is None or local == name for _, local, _ in _uses(text))
+
+    def _paths(self, file: RustFile) -> list[tuple[str, list[str], bool]]:
+        """(head, rest, from a pub use) of every path of the file."""
+        out = []
+        for path, _, at in _uses(file.text):
+            segs = _segments(path)
+            if segs:
+                public = bool(re.search(r"\bpub(?:\s*\([^)]*\))?\s*$", file.text[max(0, at - 30):at]))
+                out.append((segs[0], segs[1:], public))
+        for m in _PATH_RE.finditer(file.text):
+            out.append((m.group(1), _segments(m.group(2)), False))
+        return out
+
+    def _follow(self, file: RustFile, public_only: bool) -> set[Path]:
+        heads = self._heads(file)
+        crate = self._crate_of(file)
+        in_aws = crate is self.aws
+        out: set[Path] = set()
+        for head, rest, public in self._paths(file):
+            if head not in heads or (public_only and not public):
+                continue
+            if head == "webmon_aws" and in_aws:
+                continue  # the crate's own name is not a path inside it
+            mod, left = self._resolve(heads[head], rest)
+            target = self.aws.modules[mod]
+            out.add(target)
+            if left and not public_only and not self._defines(target, left[0]):
+                shown = "::".join(("webmon_aws" if not in_aws else "crate",) + mod + (left[0],))
+                module_like = _MODULE_SEG.match(left[0]) and (
+                    len(left) > 1 or any(c == left[0] for c, _ in self._declared(self.files[target])))
+                if module_like:
+                    self.problems.append(
+                        f"{file.rel}: uses {shown}: expected "
+                        f"{AWS_CRATE}/src/{'/'.join(mod + (left[0],))}.rs (or mod.rs), missing")
                 else:
                     self.problems.append(
-                        f"{file.rel}: uses webmon_aws::{'::'.join(mods)}: expected "
-                        f"{AWS_CRATE}/src/{'/'.join(mods)}.rs (or mod.rs), missing")
-            out.update(hits)
-        if in_aws:
-            own_dir = file.path.parent if file.path.name in ("mod.rs", "lib.rs") else file.path.with_suffix("")
-            for m in _MOD_RE.finditer(file.text):
-                attrs = re.search(r"((?:#\[[^\]]*\]\s*)*)$", file.raw[: m.start() + len(m.group(0)) - len(m.group(0).lstrip())])
-                attrs = attrs.group(1) if attrs else ""
-                if "cfg(test)" in attrs:
-                    continue  # test modules run in no Lambda
-                at_path = re.search(r'#\[path\s*=\s*"([^"]+)"\]', attrs)
-                if at_path:
-                    hits = [p for p in [(file.path.parent / at_path.group(1)).resolve()] if p.is_file()]
-                else:
-                    hits = _module_file(own_dir, [m.group(1)])
-                if not hits:
-                    self.problems.append(f"{file.rel}: declares mod {m.group(1)}: expected "
-                                         f"{(own_dir / m.group(1)).relative_to(self.repo).as_posix()}.rs, missing")
-                out.update(hits)
+                        f"{file.rel}: uses {shown}: expected {left[0]} in {self.files[target].rel}, missing")
+        out.discard(file.path)
+        return out
+
+    def targets(self, file: RustFile) -> set[Path]:
+        """webmon-aws files whose items the file's paths name."""
+        if file.path not in self._targets:
+            self._targets[file.path] = self._follow(file, public_only=False)
+        return self._targets[file.path]
+
+    def exports(self, path: Path) -> set[Path]:
+        """The file and the files it re-exports from (`pub use`), transitively."""
+        if path in self._exports:
+            return self._exports[path]
+        out = {path}
+        self._exports[path] = out
+        todo = [path]
+        while todo:
+            for t in self._follow(self.files[todo.pop()], public_only=True):
+                if t not in out:
+                    out.add(t)
+                    todo.append(t)
         return out
 
     def reached_files(self, crate: str) -> list[RustFile]:
-        """The crate's own files and every webmon-aws file they reach."""
-        roots = [f for p, f in self.files.items() if p.is_relative_to(self.repo / crate / "src")]
+        """The Lambda crate's own files and every webmon-aws file they reach."""
+        roots = [self.files[p] for p in self.lambdas[crate].module_of]
         seen: dict[Path, RustFile] = {f.path: f for f in roots}
         todo = list(roots)
         while todo:
-            f = todo.pop()
-            for target in self._aws_targets(f):
-                if target not in seen and target in self.files:
+            for target in self.targets(todo.pop()):
+                if target not in seen:
                     seen[target] = self.files[target]
                     todo.append(self.files[target])
         return list(seen.values())
+
+    def trait_fns(self, file: RustFile) -> set[str]:
+        """Names of the functions of a file that are trait methods: in `impl T for X`
+        blocks, or default bodies in `trait T` blocks."""
+        if file.path in self._trait_fns:
+            return self._trait_fns[file.path]
+        blocks = []
+        for m in [*_IMPL_FOR_RE.finditer(file.text), *_TRAIT_RE.finditer(file.text)]:
+            depth, i = 0, m.end() - 1
+            while i < len(file.text):
+                depth += file.text[i] == "{"
+                depth -= file.text[i] == "}"
+                if depth == 0:
+                    break
+                i += 1
+            blocks.append((m.end() - 1, i))
+        out = {name for name, spans in file.functions.items()
+               if any(b0 < s0 and s1 <= b1 for s0, s1 in spans for b0, b1 in blocks)}
+        self._trait_fns[file.path] = out
+        return out
+
+    # -- calls ----------------------------------------------------------------------
 
     @staticmethod
     def _sdk_service(file: RustFile) -> str | None:
@@ -336,33 +500,29 @@ class SourceMap:
     def lambda_actions(self, crate: str) -> dict[str, list[str]]:
         """IAM action -> places, for every SDK call the Lambda crate can reach."""
         files = self.reached_files(crate)
-        own = [f for f in files if f.path.is_relative_to(self.repo / crate / "src")]
-        # Names the Lambda's own files use reach functions of any reached webmon-aws file
-        # (trait methods are called on generic types, so the file is not known); names
-        # inside a counted function reach only its own file and the files it imports.
-        aws_files = [f for f in files if f not in own]
-        wanted: dict[Path, set[str]] = {f.path: set() for f in aws_files}
-        lambda_names: set[str] = set()
-        for f in own:
-            lambda_names |= set(_IDENT_RE.findall(_no_send(f.text)))
-        for f in aws_files:
-            wanted[f.path] |= lambda_names
+        own = [f for f in files if f.path in self.lambdas[crate].module_of]
+        aws_files = {f.path: f for f in files if f not in own}
         counted: set[tuple[Path, str]] = set()
-        changed = True
-        while changed:
-            changed = False
-            for f in aws_files:
-                for name, spans in f.functions.items():
-                    if (f.path, name) in counted or name not in wanted[f.path]:
-                        continue
-                    counted.add((f.path, name))
-                    changed = True
-                    names: set[str] = set()
-                    for start, end in spans:
-                        names |= set(_IDENT_RE.findall(_no_send(f.text[start:end])))
-                    for target in {f.path} | self._aws_targets(f):
-                        if target in wanted:
-                            wanted[target] |= names
+        todo: list[tuple[RustFile, str]] = [(f, f.text) for f in own]
+        while todo:
+            file, body = todo.pop()
+            body = _no_send(body)
+            names = set(_IDENT_RE.findall(body))
+            methods = set(_METHOD_RE.findall(body))
+            reach: list[tuple[Path, set[str]]] = []
+            # the functions it names in its own file and in the files it imports
+            for target in {file.path}.union(*(self.exports(t) for t in self.targets(file))):
+                if target in aws_files:
+                    reach.append((target, names & set(aws_files[target].functions)))
+            # trait methods it calls, in every file the Lambda reaches (the port's impls)
+            for path, f in aws_files.items():
+                reach.append((path, methods & self.trait_fns(f)))
+            for path, hits in reach:
+                for name in hits:
+                    if (path, name) not in counted:
+                        counted.add((path, name))
+                        f = aws_files[path]
+                        todo += [(f, f.text[start:end]) for start, end in f.functions[name]]
         actions: dict[str, list[str]] = {}
         for f in files:
             for fn, action, where in self.calls(f):

@@ -109,6 +109,31 @@ def test_iam_check_sees_the_calls_of_each_lambda():
     # setup helpers used by tests and the CLI are no Lambda's calls
     assert "dynamodb:CreateTable" not in calls["config-lambda"]
     assert "sqs:SendMessage" not in calls["writer-lambda"]
+    # a service reaches only the adapters its Lambda builds: the probe neither manages
+    # rules nor writes items, the writer reads no check table
+    assert not [a for a in calls["probe-lambda"] if a.startswith("events:")]
+    assert "dynamodb:UpdateItem" not in calls["probe-lambda"]
+    assert not [a for a in calls["writer-lambda"] if a.startswith(("dynamodb:", "events:"))]
+
+
+def test_iam_check_follows_modules_at_any_depth(tmp_path):
+    """An adapter moved two levels down (`queue/sqs/mod.rs`) keeps its calls, reached
+    through the port method the probe service calls (`queue.send(..)`)."""
+    from rust_calls import lambda_calls
+
+    root = copy_infra(tmp_path)
+    src = root / "aws" / "src"
+    (src / "queue" / "sqs").mkdir(parents=True)
+    (src / "sqs.rs").rename(src / "queue" / "sqs" / "mod.rs")
+    (src / "queue" / "mod.rs").write_text("pub mod sqs;\n")
+    lib = src / "lib.rs"
+    lib.write_text(lib.read_text().replace("pub mod sqs;", "pub mod queue;"))
+    for path in [*src.rglob("*.rs"), root / "probe-lambda" / "src" / "main.rs"]:
+        text = path.read_text()
+        path.write_text(text.replace("crate::sqs", "crate::queue::sqs").replace("webmon_aws::sqs", "webmon_aws::queue::sqs"))
+    calls, problems = lambda_calls(root)
+    assert problems == []
+    assert any("aws/src/queue/sqs/mod.rs" in w for w in calls["probe-lambda"]["sqs:SendMessage"])
 
 
 def test_every_store_exports_the_same_interface():

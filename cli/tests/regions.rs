@@ -1,4 +1,5 @@
-//! `webmon regions` against a copy of the repository's stack files, through the real binary.
+//! `webmon regions` against a copy of the repository's stack files (home stack file and
+//! `regions/`), through the real binary.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -46,124 +47,201 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every file under the root, with its contents.
+fn snapshot(root: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    for dir in [root.to_path_buf(), root.join("regions")] {
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                out.push((path.clone(), std::fs::read_to_string(&path).expect("read")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 #[test]
-fn list_shows_the_committed_regions_agreeing() {
+fn list_shows_the_home_region_and_the_region_stacks() {
     let root = copy_stacks();
     let out = webmon(root.path(), &["list"]);
     let text = stdout(&out);
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("us-east-1        home"), "{text}");
+    assert!(out.status.success(), "{text}{}", stderr(&out));
     assert!(
-        text.contains("eu-west-1        replica  yes           yes"),
+        text.contains("us-east-1        home   Pulumi.home.yaml"),
         "{text}"
     );
-    assert!(text.contains("agree: 3 probe region(s)"), "{text}");
+    assert!(
+        text.contains("eu-west-1        probe  regions/Pulumi.eu-west-1.yaml"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ap-southeast-1   probe  regions/Pulumi.ap-southeast-1.yaml"),
+        "{text}"
+    );
+    assert!(
+        text.contains("home stack home: 3 probe region(s)"),
+        "{text}"
+    );
 }
 
 #[test]
-fn add_edits_both_places_keeps_comments_and_prints_the_two_ups() {
+fn add_writes_only_the_region_stack_file_and_prints_the_next_steps() {
     let root = copy_stacks();
-    let home = root.path().join("Pulumi.home.yaml");
-    let before = std::fs::read_to_string(&home).unwrap();
+    let before = snapshot(root.path());
     let out = webmon(root.path(), &["add", "eu-central-1"]);
     let text = stdout(&out);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{text}{}", stderr(&out));
 
-    let after = std::fs::read_to_string(&home).unwrap();
-    let comments = |s: &str| {
-        s.lines()
-            .filter(|l| l.trim_start().starts_with('#'))
-            .count()
-    };
-    assert_eq!(comments(&before), comments(&after), "comments kept");
-    let doc: serde_yaml::Value = serde_yaml::from_str(&after).unwrap();
-    let replicas = doc["config"]["webmon:replicas"].as_sequence().unwrap();
-    let added = replicas
-        .iter()
-        .find(|r| r["regionName"] == "eu-central-1")
-        .expect("new replica");
-    let key = added["kmsKeyArn"].as_str().unwrap();
-    assert!(
-        key.starts_with("arn:aws:kms:eu-central-1:111122223333:key/mrk-"),
-        "{key}"
-    );
-    assert_eq!(added["pointInTimeRecovery"], true);
-    assert_eq!(replicas.len(), 3);
+    // one new file, every other file as it was (the home stack is not edited)
+    let file = root.path().join("regions/Pulumi.eu-central-1.yaml");
+    let mut after = snapshot(root.path());
+    after.retain(|(p, _)| *p != file);
+    assert_eq!(before, after);
 
-    let file =
-        std::fs::read_to_string(root.path().join("regions/Pulumi.eu-central-1.yaml")).unwrap();
-    let file: serde_yaml::Value = serde_yaml::from_str(&file).unwrap();
-    assert_eq!(file["config"]["aws:region"], "eu-central-1");
+    let written = std::fs::read_to_string(&file).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&written).unwrap();
+    let config = doc["config"].as_mapping().expect("config");
+    assert_eq!(config.len(), 2, "{written}");
+    assert_eq!(doc["config"]["aws:region"], "eu-central-1");
     assert_eq!(
-        file["config"]["webmon-regions:homeStack"],
+        doc["config"]["webmon-regions:homeStack"],
         "organization/webmon/home"
     );
+    assert!(!written.contains("arn:"), "{written}");
 
-    assert!(text.contains("--stack home"), "{text}");
-    assert!(text.contains("--stack eu-central-1"), "{text}");
-    assert_eq!(text.matches("pulumi up").count(), 2, "{text}");
+    let dir = root.path().join("regions").display().to_string();
+    assert!(
+        text.contains(&format!("pulumi stack init eu-central-1 --cwd {dir}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("pulumi up --cwd {dir} --stack eu-central-1")),
+        "{text}"
+    );
+    assert!(
+        text.contains("webmon resync --region eu-central-1"),
+        "{text}"
+    );
+    assert_eq!(text.matches("pulumi up").count(), 1, "{text}");
+    assert!(!text.contains("kms"), "{text}");
+    let init = text.find("pulumi stack init").unwrap();
+    let up = text.find("pulumi up").unwrap();
+    let resync = text.find("webmon resync").unwrap();
+    assert!(init < up && up < resync, "{text}");
 
     let listed = webmon(root.path(), &["list"]);
     assert!(listed.status.success(), "{}", stdout(&listed));
-    assert!(stdout(&listed).contains("agree: 4 probe region(s)"));
+    assert!(stdout(&listed).contains("eu-central-1     probe  regions/Pulumi.eu-central-1.yaml"));
+    assert!(stdout(&listed).contains("home stack home: 4 probe region(s)"));
 }
 
 #[test]
-fn add_twice_changes_nothing_the_second_time() {
+fn add_uses_the_organization_given_or_the_one_the_region_files_name() {
     let root = copy_stacks();
+    for name in ["Pulumi.eu-west-1.yaml", "Pulumi.ap-southeast-1.yaml"] {
+        let path = root.path().join("regions").join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text.replace("organization/webmon/home", "acme/webmon/home"),
+        )
+        .unwrap();
+    }
     assert!(webmon(root.path(), &["add", "sa-east-1"]).status.success());
-    let home = std::fs::read_to_string(root.path().join("Pulumi.home.yaml")).unwrap();
-    let again = webmon(root.path(), &["add", "sa-east-1"]);
-    assert!(again.status.success());
-    assert!(stdout(&again).contains("already present"));
-    assert_eq!(
-        home,
-        std::fs::read_to_string(root.path().join("Pulumi.home.yaml")).unwrap()
+    let text = std::fs::read_to_string(root.path().join("regions/Pulumi.sa-east-1.yaml")).unwrap();
+    assert!(
+        text.contains("webmon-regions:homeStack: acme/webmon/home"),
+        "{text}"
+    );
+
+    assert!(
+        webmon(root.path(), &["add", "eu-north-1", "--org", "other"])
+            .status
+            .success()
+    );
+    let text = std::fs::read_to_string(root.path().join("regions/Pulumi.eu-north-1.yaml")).unwrap();
+    assert!(
+        text.contains("webmon-regions:homeStack: other/webmon/home"),
+        "{text}"
     );
 }
 
 #[test]
-fn add_refuses_a_bad_region_and_a_key_from_another_region() {
+fn add_refuses_an_existing_region_and_leaves_its_file_alone() {
     let root = copy_stacks();
+    let path = root.path().join("regions/Pulumi.eu-west-1.yaml");
+    let before = std::fs::read_to_string(&path).unwrap();
+    let out = webmon(root.path(), &["add", "eu-west-1"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("regions/Pulumi.eu-west-1.yaml already exists"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(before, std::fs::read_to_string(&path).unwrap());
+}
+
+#[test]
+fn add_refuses_the_home_region_a_bad_name_and_the_old_key_option() {
+    let root = copy_stacks();
+    let before = snapshot(root.path());
+
+    let out = webmon(root.path(), &["add", "us-east-1"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("it is the home region"),
+        "{}",
+        stderr(&out)
+    );
+
     let bad = webmon(root.path(), &["add", "europe"]);
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an AWS region name"));
-
-    let wrong_key = "arn:aws:kms:us-east-1:111122223333:key/mrk-0000";
-    let out = webmon(
-        root.path(),
-        &["add", "eu-north-1", "--kms-key-arn", wrong_key],
-    );
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a KMS key ARN in eu-north-1"));
     assert!(
-        !root.path().join("regions/Pulumi.eu-north-1.yaml").exists(),
-        "nothing written"
+        stderr(&bad).contains("not an AWS region name"),
+        "{}",
+        stderr(&bad)
     );
+
+    let key = "arn:aws:kms:eu-north-1:111122223333:key/mrk-0000";
+    let out = webmon(root.path(), &["add", "eu-north-1", "--kms-key-arn", key]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--kms-key-arn"), "{}", stderr(&out));
+
+    assert_eq!(before, snapshot(root.path()), "nothing written");
 }
 
 #[test]
-fn list_reports_disagreement_and_fails() {
+fn list_reports_broken_region_files_and_fails() {
     let root = copy_stacks();
-    std::fs::remove_file(root.path().join("regions/Pulumi.ap-southeast-1.yaml")).unwrap();
     std::fs::write(
         root.path().join("regions/Pulumi.eu-west-3.yaml"),
-        "config:\n  aws:region: eu-west-3\n  webmon-regions:homeStack: organization/webmon/home\n",
+        "config:\n  aws:region: eu-west-2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.path().join("regions/Pulumi.us-east-1.yaml"),
+        "config:\n  aws:region: us-east-1\n  webmon-regions:homeStack: organization/webmon/home\n",
     )
     .unwrap();
     let out = webmon(root.path(), &["list"]);
     let text = stdout(&out);
     assert!(!out.status.success(), "{text}");
     assert!(
-        text.contains("replica ap-southeast-1 has no regions/Pulumi.ap-southeast-1.yaml"),
+        text.contains("regions/Pulumi.eu-west-3.yaml sets aws:region eu-west-2"),
         "{text}"
     );
     assert!(
-        text.contains("eu-west-3 has a stack file but no replica"),
+        text.contains("regions/Pulumi.eu-west-3.yaml does not set webmon-regions:homeStack"),
+        "{text}"
+    );
+    assert!(
+        text.contains("regions/Pulumi.us-east-1.yaml is for the home region"),
         "{text}"
     );
 }
