@@ -31,16 +31,12 @@ STAR_RESOURCE_OK = {
     "ec2:DescribeSecurityGroups": "no resource type in IAM",
 }
 
-# Variables every probe Lambda gets although no code reads them yet: the Rust side
-# wires them next (see docs/deploy.md, "Environment the Lambdas read").
-PENDING_ENV = {
-    "WEBMON_SECRET_PREFIX": "prefix of the Secrets Manager secrets a check may reference",
-    "WEBMON_ALLOW_PRIVATE": "the operator's allowPrivate setting",
-}
+# Variables a Lambda gets although no code reads them yet (none today).
+PENDING_ENV: dict[str, str] = {}
 
 LAMBDA_ENV = {
     "probe-lambda": {"WEBMON_TABLE", "WEBMON_QUEUE_URL", "WEBMON_CONCURRENCY",
-                     "WEBMON_SECRET_PREFIX", "WEBMON_ALLOW_PRIVATE"},
+                     "WEBMON_CHECK_SECRETS_PREFIX", "WEBMON_ALLOW_PRIVATE"},
     "writer-lambda": {"WEBMON_SINK", "WEBMON_TIMESTREAM_DATABASE", "WEBMON_TIMESTREAM_TABLE",
                       "WEBMON_INFLUX_URL", "WEBMON_INFLUX_ORG", "WEBMON_INFLUX_BUCKET",
                       "WEBMON_INFLUX_TOKEN"},
