@@ -1,6 +1,8 @@
 //! The webmon domain, with no AWS dependency.
 //!
 //! Layout:
+//! - [`alert`]: the pure alerting evaluator (region state machines, quorum, incidents,
+//!   maintenance, silences) and its configuration.
 //! - [`check`]: check definitions, raw (as written in YAML, JSON or DynamoDB) and
 //!   validated, plus the checks file loader that collects every error at once.
 //! - [`probe`]: the probe engine: a hyper-level HTTP(S) client that times every phase,
@@ -17,6 +19,7 @@
 //!   by `webmon run` and `webmon dashboard`, behind the `DashboardSource` port.
 //! - [`target`]: a tiny HTTP target server used by the demo, the tests and the benchmarks.
 
+pub mod alert;
 pub mod check;
 pub mod dashboard;
 pub mod ports;
