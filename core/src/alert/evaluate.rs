@@ -11,17 +11,20 @@
 //!    machines ([`super::region`]) and the check level ([`super::check`]) in scheduled
 //!    order. A result for a round already evaluated is **ignored** (and counted in
 //!    [`AlertState::late_ignored`]): merging it would rewrite history that notifications
-//!    were already based on. Then the level is recomputed at `now` so silent regions turn
-//!    into NO_DATA.
-//! 2. **Notifications** (at `now`, checks in id order): suspect probe regions, flap
-//!    damping, holds (maintenance, silences, `depends_on`, suspect regions), incident
-//!    events, reminders, UNKNOWN periods, TLS warnings and grouping
-//!    ([`super::notify`]).
+//!    were already based on. Then the check moves to its watermark (`now - settle`, or
+//!    just before its oldest waiting round), applying the moments at which regions fell
+//!    silent (NO_DATA) in order; results at or before the watermark are late.
+//!    Level changes are logged with their time.
+//! 2. **Notifications** (checks in id order, [`super::notify`]): suspect probe regions
+//!    at `now`; then each logged change in order updates the incident and is notified
+//!    unless held (maintenance, silences and flapping judged at the change's time,
+//!    `depends_on` parents and suspect regions as they are now); then, at `now`,
+//!    reconciliation of held changes, reminders, TLS warnings and grouping.
 //!
-//! The same results in any order or duplication, within the settle window, give the same
-//! state and intents. A notification states the level at the evaluation: transitions
-//! that happen between two evaluations are recorded in the incident timeline but
-//! notified as one change (like a short `group_wait`).
+//! For the same evaluation times, the same results in any order, duplication or split
+//! between evaluations (within the settle window) give the same state and intents. What
+//! is judged by the wall clock (the end of maintenance, silences and flapping, reminders,
+//! group waits) depends on when evaluations run, by design.
 
 use super::check::{level_of, RegionState};
 use super::notify;
@@ -108,6 +111,8 @@ fn close_rounds(cs: &mut CheckState, check: &CheckAlerting, now_ms: i64) {
             break;
         }
         let (_, round) = cs.pending.pop_first().expect("present");
+        // Regions that fell silent before this round change the level first.
+        advance(cs, check, tick - 1);
         for (region, obs) in round {
             match cs.regions.get_mut(&region) {
                 Some(track) => track.apply(tick, obs, policy),
@@ -120,12 +125,47 @@ fn close_rounds(cs: &mut CheckState, check: &CheckAlerting, now_ms: i64) {
         cs.closed_through_ms = Some(tick);
         let states = region_states(cs, check, tick);
         let (level, q) = level_of(&states, policy);
-        cs.set_level(&check.check_id, level, q, tick);
+        cs.set_level(level, q, tick);
     }
 }
 
-/// Recomputes the level at `now` (regions fall silent without any result arriving).
-/// A paused check is frozen, and staleness counts from the end of the pause.
+/// Moves the check's evaluated time to `to_ms`, applying every moment in between at
+/// which a region went stale (`last seen + stale_after`), in order. Levels change between
+/// rounds only through staleness, so these moments are the only ones to look at, and the
+/// stamps do not depend on when evaluations ran.
+fn advance(cs: &mut CheckState, check: &CheckAlerting, to_ms: i64) {
+    let from = cs.closed_through_ms.unwrap_or(i64::MIN);
+    if to_ms <= from {
+        return;
+    }
+    let stale = check.policy.stale_after_ms;
+    let fresh_from = cs.fresh_from_ms.max(cs.since_ms);
+    let mut moments: Vec<i64> = check
+        .regions
+        .iter()
+        .map(|r| {
+            let seen = cs
+                .regions
+                .get(r)
+                .map_or(fresh_from, |t| t.last_seen_ms.max(cs.fresh_from_ms));
+            seen.saturating_add(stale + 1)
+        })
+        .filter(|m| *m > from && *m <= to_ms)
+        .collect();
+    moments.sort_unstable();
+    moments.dedup();
+    for at in moments {
+        cs.closed_through_ms = Some(at);
+        let states = region_states(cs, check, at);
+        let (level, q) = level_of(&states, &check.policy);
+        cs.set_level(level, q, at);
+    }
+    cs.closed_through_ms = Some(to_ms);
+}
+
+/// Moves the check to its watermark: `now - settle`, or just before the oldest waiting
+/// round. Results at or before the watermark are late from then on. A paused check is
+/// frozen, and staleness counts from the end of the pause.
 fn time_step(
     cs: &mut CheckState,
     check: &CheckAlerting,
@@ -133,6 +173,10 @@ fn time_step(
     silences: &[Silence],
     now_ms: i64,
 ) {
+    let mut watermark = now_ms - check.policy.settle_ms;
+    if let Some((&first, _)) = cs.pending.first_key_value() {
+        watermark = watermark.min(first - 1);
+    }
     if let Some(Quiet::Paused { until_ms, .. }) = quiet_at(
         &config.maintenance,
         silences,
@@ -141,11 +185,11 @@ fn time_step(
         now_ms,
     ) {
         cs.fresh_from_ms = cs.fresh_from_ms.max(until_ms);
+        let closed = cs.closed_through_ms.unwrap_or(i64::MIN).max(watermark);
+        cs.closed_through_ms = Some(closed);
         return;
     }
-    let states = region_states(cs, check, now_ms);
-    let (level, q) = level_of(&states, &check.policy);
-    cs.set_level(&check.check_id, level, q, now_ms);
+    advance(cs, check, watermark);
 }
 
 /// The state of every configured region at `at_ms`, in region order. A region that has

@@ -11,7 +11,7 @@
 //! silences, dependencies, flapping) simply hold the difference, and when they end one
 //! notification reconciles it, or none when nothing changed.
 //!
-//! An incident whose resolution was never notified (held) reopens under the same id
+//! An incident whose resolution was not notified yet (held) reopens under the same id
 //! when the check fails again, so receivers never see two open incidents for one check.
 
 use serde::{Deserialize, Serialize};

@@ -42,7 +42,7 @@ pub(super) fn intent_for(
     channels: Vec<String>,
     now_ms: i64,
 ) -> NotificationIntent {
-    let states = region_states(cs, check, now_ms);
+    let states = region_states(cs, check, cs.closed_through_ms.unwrap_or(now_ms));
     let regions = check
         .regions
         .iter()
@@ -83,7 +83,122 @@ pub(super) fn intent_for(
     }
 }
 
-/// Decides every notification at `now_ms`, updating `state`.
+/// What a notification step needs besides the check.
+struct Phase<'a> {
+    config: &'a AlertConfig,
+    silences: &'a [Silence],
+    /// Levels of every check, for `depends_on`.
+    levels: &'a BTreeMap<String, Level>,
+    /// Suspect probe regions.
+    suspects: &'a BTreeMap<String, i64>,
+    now_ms: i64,
+    out: Vec<NotificationIntent>,
+}
+
+impl Phase<'_> {
+    /// One notification step for a check at time `at_ms`: flap damping, holds, incident
+    /// events (and reminders when `reminders`), UNKNOWN periods. Returns whether a new
+    /// incident is due to be sent.
+    fn step(
+        &mut self,
+        cs: &mut CheckState,
+        check: &CheckAlerting,
+        at_ms: i64,
+        reminders: bool,
+    ) -> bool {
+        let id = check.check_id.as_str();
+        let quiet = quiet_at(
+            &self.config.maintenance,
+            self.silences,
+            id,
+            &check.tags,
+            at_ms,
+        )
+        .map(|q| q.reason());
+        let levels = self.levels;
+        let parent = check
+            .policy
+            .depends_on
+            .iter()
+            .find(|p| matches!(levels.get(p.as_str()), Some(Level::Down | Level::Regional)))
+            .map(|p| format!("depends_on {p} ({})", levels[p.as_str()].as_str()));
+        let view = cs.closed_through_ms.unwrap_or(at_ms);
+        let failing: Vec<&String> = check
+            .regions
+            .iter()
+            .zip(region_states(cs, check, view))
+            .filter(|(_, s)| *s == RegionState::Failing)
+            .map(|(r, _)| r)
+            .collect();
+        let suspect_hold = (!failing.is_empty()
+            && failing.iter().all(|r| self.suspects.contains_key(*r)))
+        .then(|| format!("suspect probe region {}", failing[0]));
+        flap_step(
+            cs,
+            check,
+            quiet.is_some(),
+            self.suspects,
+            at_ms,
+            self.now_ms,
+            &mut self.out,
+        );
+        let flapping = cs.flapping.then(|| "flapping".to_string());
+        let hold = quiet.clone().or(parent).or(suspect_hold).or(flapping);
+        let due = incident_step(
+            cs,
+            check,
+            hold,
+            reminders,
+            self.suspects,
+            self.now_ms,
+            &mut self.out,
+        );
+        gap_step(
+            cs,
+            check,
+            quiet.is_some(),
+            self.suspects,
+            self.now_ms,
+            &mut self.out,
+        );
+        due
+    }
+
+    /// Walks the check's logged level changes in order, then steps at `now`. Returns
+    /// whether a new incident waits for [`flush_triggers`].
+    fn check(&mut self, cs: &mut CheckState, check: &CheckAlerting) -> bool {
+        let (level, quorum, since) = (cs.level, cs.quorum, cs.level_since_ms);
+        for change in std::mem::take(&mut cs.log) {
+            // The step sees the check as it was right after this change.
+            (cs.level, cs.quorum, cs.level_since_ms) = (change.to, change.quorum, change.at_ms);
+            cs.remember_change(change.at_ms);
+            Incident::on_level(
+                &mut cs.incident,
+                &check.check_id,
+                change.from,
+                change.to,
+                change.at_ms,
+            );
+            if self.step(cs, check, change.at_ms, false) && self.config.global.group_threshold == 0
+            {
+                let channels = route(&check.policy.routes, cs.level);
+                let intent = commit(
+                    cs,
+                    check,
+                    self.suspects,
+                    EventKind::Triggered,
+                    channels,
+                    self.now_ms,
+                );
+                self.out.push(intent);
+            }
+        }
+        (cs.level, cs.quorum, cs.level_since_ms) = (level, quorum, since);
+        self.step(cs, check, self.now_ms, true)
+    }
+}
+
+/// Decides every notification of an evaluation, updating `state`.
 pub(super) fn decide(
     state: &mut AlertState,
     config: &AlertConfig,
@@ -102,57 +217,24 @@ pub(super) fn decide(
         suspect_regions,
         ..
     } = state;
+    let mut phase = Phase {
+        config,
+        silences,
+        levels: &levels,
+        suspects: suspect_regions,
+        now_ms,
+        out,
+    };
     let mut triggers: Vec<&str> = Vec::new();
     for (id, check) in &config.checks {
         let cs = checks.get_mut(id).expect("evaluate inserts every check");
-        let quiet =
-            quiet_at(&config.maintenance, silences, id, &check.tags, now_ms).map(|q| q.reason());
-        let parent = check
-            .policy
-            .depends_on
-            .iter()
-            .find(|p| matches!(levels.get(p.as_str()), Some(Level::Down | Level::Regional)))
-            .map(|p| format!("depends_on {p} ({})", levels[p.as_str()].as_str()));
-        let failing: Vec<&String> = check
-            .regions
-            .iter()
-            .zip(region_states(cs, check, now_ms))
-            .filter(|(_, s)| *s == RegionState::Failing)
-            .map(|(r, _)| r)
-            .collect();
-        let suspect_hold = (!failing.is_empty()
-            && failing.iter().all(|r| suspect_regions.contains_key(*r)))
-        .then(|| format!("suspect probe region {}", failing[0]));
-        flap_step(
-            cs,
-            check,
-            quiet.is_some(),
-            suspect_regions,
-            now_ms,
-            &mut out,
-        );
-        let flapping = cs.flapping.then(|| "flapping".to_string());
-        let hold = quiet.clone().or(parent).or(suspect_hold).or(flapping);
-        if incident_step(cs, check, hold, suspect_regions, now_ms, &mut out) {
+        if phase.check(cs, check) {
             triggers.push(id);
         }
-        gap_step(
-            cs,
-            check,
-            quiet.is_some(),
-            suspect_regions,
-            now_ms,
-            &mut out,
-        );
-        tls::step(
-            cs,
-            check,
-            quiet.is_some(),
-            suspect_regions,
-            now_ms,
-            &mut out,
-        );
+        let quiet = quiet_at(&config.maintenance, silences, id, &check.tags, now_ms).is_some();
+        tls::step(cs, check, quiet, suspect_regions, now_ms, &mut phase.out);
     }
+    let mut out = phase.out;
     flush_triggers(checks, suspect_regions, config, &triggers, now_ms, &mut out);
     out
 }
@@ -160,11 +242,13 @@ pub(super) fn decide(
 /// Flap damping: more than `flap_changes` level changes within `flap_window` hold
 /// notifications (one [`EventKind::Flapping`] says so) until the level has not changed
 /// for `flap_stable`.
+#[allow(clippy::too_many_arguments)]
 fn flap_step(
     cs: &mut CheckState,
     check: &CheckAlerting,
     quiet: bool,
     suspects: &BTreeMap<String, i64>,
+    at_ms: i64,
     now_ms: i64,
     out: &mut Vec<NotificationIntent>,
 ) {
@@ -172,7 +256,7 @@ fn flap_step(
     let recent = cs
         .changes
         .iter()
-        .filter(|t| **t > now_ms - p.flap_window_ms)
+        .filter(|t| **t > at_ms - p.flap_window_ms && **t <= at_ms)
         .count() as u32;
     let last = cs.changes.last().copied().unwrap_or(i64::MIN);
     if !cs.flapping && recent > p.flap_changes {
@@ -193,17 +277,18 @@ fn flap_step(
         intent.incident_id = Some(inc.id.clone());
         intent.previous_level = inc.notified_level;
         out.push(intent);
-    } else if cs.flapping && now_ms.saturating_sub(last) >= p.flap_stable_ms {
+    } else if cs.flapping && at_ms.saturating_sub(last) >= p.flap_stable_ms {
         cs.flapping = false;
     }
 }
 
-/// Incident events and reminders. Returns true when a new incident is due and waits for
-/// grouping (committed by [`flush_triggers`]).
+/// Incident events and reminders. Returns true when a new incident is due (committed by
+/// the caller, or by [`flush_triggers`]).
 fn incident_step(
     cs: &mut CheckState,
     check: &CheckAlerting,
     hold: Option<String>,
+    reminders: bool,
     suspects: &BTreeMap<String, i64>,
     now_ms: i64,
     out: &mut Vec<NotificationIntent>,
@@ -237,7 +322,8 @@ fn incident_step(
             };
             out.push(commit(cs, check, suspects, kind, channels, now_ms));
         }
-    } else if hold.is_none()
+    } else if reminders
+        && hold.is_none()
         && told.is_problem()
         && inc.reminders_sent < p.reminder_max
         && p.reminder_every_ms.is_some_and(|every| {
@@ -326,7 +412,7 @@ fn flush_triggers(
         .filter_map(|id| checks[*id].incident.as_ref().map(|i| i.opened_at_ms))
         .min();
     let Some(earliest) = earliest else { return };
-    if now_ms < earliest.saturating_add(g.group_wait_ms) {
+    if g.group_threshold > 0 && now_ms < earliest.saturating_add(g.group_wait_ms) {
         return;
     }
     let mut members = Vec::new();

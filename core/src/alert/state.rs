@@ -57,7 +57,8 @@ pub struct CheckState {
     /// When the evaluator first saw the check (regions that never report count as
     /// having no data only after `stale_after` from here).
     pub since_ms: i64,
-    /// Newest round already evaluated; results at or before it are ignored.
+    /// The check's watermark: rounds and staleness up to here are evaluated; results at
+    /// or before it are ignored.
     pub closed_through_ms: Option<i64>,
     /// Rounds waiting for every region: scheduled time -> region -> observation.
     pub pending: BTreeMap<i64, BTreeMap<String, Observation>>,
@@ -75,6 +76,10 @@ pub struct CheckState {
     pub flapping: bool,
     /// The open incident, or the last one while its resolution is not yet notified.
     pub incident: Option<Incident>,
+    /// Level changes of this evaluation, consumed by the notification phase (empty
+    /// between evaluations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<LevelChange>,
     /// Start of the UNKNOWN period a notification was sent for.
     pub gap_notified: Option<i64>,
     /// TLS warnings.
@@ -97,25 +102,47 @@ impl CheckState {
             changes: Vec::new(),
             flapping: false,
             incident: None,
+            log: Vec::new(),
             gap_notified: None,
             tls: TlsState::default(),
             fresh_from_ms: now_ms,
         }
     }
 
-    /// Records a level change and updates the incident. Returns whether it changed.
-    pub fn set_level(&mut self, check_id: &str, level: Level, q: QuorumCount, at_ms: i64) -> bool {
+    /// Records a level change (logged for the notification phase).
+    pub fn set_level(&mut self, level: Level, q: QuorumCount, at_ms: i64) {
         self.quorum = q;
         if level == self.level {
-            return false;
+            return;
         }
-        let old = std::mem::replace(&mut self.level, level);
+        let from = std::mem::replace(&mut self.level, level);
         self.level_since_ms = at_ms;
+        self.log.push(LevelChange {
+            at_ms,
+            from,
+            to: level,
+            quorum: q,
+        });
+    }
+
+    /// Remembers a change for flap detection.
+    pub fn remember_change(&mut self, at_ms: i64) {
         self.changes.push(at_ms);
         if self.changes.len() > MAX_CHANGES {
             self.changes.remove(0);
         }
-        Incident::on_level(&mut self.incident, check_id, old, level, at_ms);
-        true
     }
+}
+
+/// A level change, with the region counts behind the new level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelChange {
+    /// Scheduled time of the round, or the moment a region went stale.
+    pub at_ms: i64,
+    /// Level before.
+    pub from: Level,
+    /// Level after.
+    pub to: Level,
+    /// Region counts after.
+    pub quorum: QuorumCount,
 }

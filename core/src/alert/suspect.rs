@@ -35,7 +35,10 @@ pub(super) fn update(
             if check.regions.len() < 2 {
                 continue;
             }
-            let states = region_states(&state.checks[id], check, now_ms);
+            let states = {
+                let cs = &state.checks[id];
+                region_states(cs, check, cs.closed_through_ms.unwrap_or(now_ms))
+            };
             if states[i] == RegionState::NoData {
                 continue;
             }

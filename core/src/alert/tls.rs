@@ -31,7 +31,7 @@ pub(super) fn step(
     let Some(&largest) = thresholds.first() else {
         return;
     };
-    let states = region_states(cs, check, now_ms);
+    let states = region_states(cs, check, cs.closed_through_ms.unwrap_or(now_ms));
     let days = check
         .regions
         .iter()
