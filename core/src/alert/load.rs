@@ -109,11 +109,12 @@ pub fn build_alerting(
 ) -> AlertingOutcome {
     let mut errors = Vec::new();
     let mut config = AlertConfig::default();
+    let mut seen = BTreeSet::new();
     for (i, channel) in channels.iter().enumerate() {
         let field = format!("channels[{i}]");
         let before = errors.len();
         validate_channel(channel, &field, &mut errors);
-        if config.channels.contains_key(channel.id()) {
+        if !seen.insert(channel.id()) {
             errors.push(ValidationError::new(
                 FILE,
                 &format!("{field}.id"),
@@ -204,7 +205,7 @@ pub fn build_alerting(
             format!("forms a cycle: {cycle}"),
         );
     }
-    config.maintenance = super::parse::maintenance(maintenance, &check_ids, &mut |f, v, r| {
+    config.maintenance = super::windows::maintenance(maintenance, &check_ids, &mut |f, v, r| {
         report(FILE, &f, v, r)
     });
     AlertingOutcome { config, errors }

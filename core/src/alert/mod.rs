@@ -19,6 +19,7 @@ pub mod channels;
 pub mod check;
 pub mod config;
 mod evaluate;
+mod group;
 pub mod incident;
 pub mod intent;
 pub mod load;
@@ -30,13 +31,18 @@ pub mod region;
 pub mod state;
 mod suspect;
 mod tls;
+mod windows;
 
+#[cfg(test)]
+mod load_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_quiet;
 
 pub use check::{Level, QuorumCount, RegionState};
 pub use config::{ChannelConfig, RawAlertPolicy, RawMaintenance};

@@ -244,7 +244,13 @@ mod tests {
             ends_at_ms: 200,
             comment: String::new(),
         };
-        let q = quiet_at(&[silence_w.clone()], &[adhoc.clone()], "a", &tags, 50);
+        let q = quiet_at(
+            std::slice::from_ref(&silence_w),
+            std::slice::from_ref(&adhoc),
+            "a",
+            &tags,
+            50,
+        );
         assert_eq!(q, Some(Quiet::Maintenance("m".into())));
         let q = quiet_at(&[silence_w], &[adhoc], "a", &tags, 150);
         assert_eq!(q, Some(Quiet::Silenced("s".into())));
