@@ -47,7 +47,7 @@ pub struct OutboxEntry {
 }
 
 /// The outbox.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Outbox {
     /// Entries, in enqueue order.
     pub entries: Vec<OutboxEntry>,
@@ -74,15 +74,6 @@ impl Default for OutboxPolicy {
                 max_delay: Duration::from_secs(600),
             },
             max_age: Duration::from_secs(24 * 3600),
-        }
-    }
-}
-
-impl Default for Outbox {
-    fn default() -> Self {
-        Self {
-            entries: Vec::new(),
-            policy: OutboxPolicy::default(),
         }
     }
 }

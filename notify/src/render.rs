@@ -120,6 +120,6 @@ pub fn plain_text(n: &NotificationIntent) -> String {
             text.push_str(&format!("{k}: {v}\n"));
         }
     }
-    text.push_str(&format!("\nwebmon · {} · {}\n", n.id, rfc3339(n.at_ms)));
+    text.push_str(&format!("\n-- \nwebmon {} at {}\n", n.id, rfc3339(n.at_ms)));
     text
 }
