@@ -18,6 +18,8 @@
 //! `${env:...}` / `${secret:...}` at send time), [`render`] (common text), [`retry`]
 //! (backoff honouring `Retry-After`) and [`outbox`] (a persistable delivery queue).
 
+#![warn(missing_docs)]
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -15,6 +15,8 @@
 //!   to notify; [`intent`]: what is asked to be sent.
 //! - [`evaluate()`]: the entry point.
 
+#![warn(missing_docs)]
+
 pub mod channels;
 pub mod check;
 pub mod config;
