@@ -189,3 +189,16 @@ fn unknown_fields_are_refused_with_their_path() {
         out.errors[2].reason
     );
 }
+
+#[test]
+fn the_documented_example_is_valid() {
+    let doc = include_str!("../../../docs/alerting.md");
+    let start = doc.find("```yaml\nchannels:").expect("example in docs/alerting.md") + 8;
+    let example = &doc[start..start + doc[start..].find("```").unwrap()];
+    let checks = parse_checks_document(example);
+    assert!(checks.errors.is_empty(), "{:?}", checks.errors);
+    let out = load_alerting(example, &checks.checks, &[]);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(out.config.channels.len(), 4);
+    assert_eq!(out.config.maintenance.len(), 2);
+}
