@@ -4,7 +4,8 @@
 //! update the open alert and the resolution closes it; a grouped notification sends one
 //! event per member incident, keeping that pairing. TLS warnings, UNKNOWN periods and
 //! suspect regions get their own stable keys, resolved by their "renewed", "resumed" and
-//! "cleared" counterparts. Success is 202 with the `dedup_key` echoed.
+//! "cleared" counterparts. A test notification is triggered and resolved at once.
+//! Success is 202 with the `dedup_key` echoed.
 
 use std::sync::Arc;
 
@@ -136,11 +137,13 @@ impl Channel for PagerDutyChannel {
         } else {
             vec![n]
         };
+        let mut events: Vec<Value> = members.into_iter().filter_map(|m| event(&key, m)).collect();
+        if n.kind == EventKind::Test {
+            // A test must not leave an open alert behind.
+            events.push(json!({"routing_key": key, "event_action": "resolve", "dedup_key": n.id}));
+        }
         let mut last = Delivery::default();
-        for m in members {
-            let Some(event) = event(&key, m) else {
-                continue;
-            };
+        for event in events {
             let body = serde_json::to_vec(&event).expect("JSON values serialise");
             let answer = self.http.post_json(&self.id, &url, &[], body).await?;
             let echoed = serde_json::from_slice::<Value>(&answer.body)

@@ -241,6 +241,27 @@ async fn pagerduty_uses_the_incident_as_dedup_key() {
         .map(|r| r.json()["dedup_key"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(keys, ["api:1755432060000", "web:1"]);
+    // A test notification triggers and resolves, leaving nothing open.
+    let test = webmon_core::alert::NotificationIntent::test("pager", OPENED);
+    channel.send(&test).await.unwrap();
+    let last: Vec<(String, String)> = rx.requests()[4..]
+        .iter()
+        .map(|r| {
+            let v = r.json();
+            (
+                v["event_action"].as_str().unwrap().to_string(),
+                v["dedup_key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let key = format!("test:pager:{OPENED}");
+    assert_eq!(
+        last,
+        [
+            ("trigger".to_string(), key.clone()),
+            ("resolve".to_string(), key)
+        ]
+    );
 }
 
 #[tokio::test]

@@ -193,7 +193,10 @@ fn unknown_fields_are_refused_with_their_path() {
 #[test]
 fn the_documented_example_is_valid() {
     let doc = include_str!("../../../docs/alerting.md");
-    let start = doc.find("```yaml\nchannels:").expect("example in docs/alerting.md") + 8;
+    let start = doc
+        .find("```yaml\nchannels:")
+        .expect("example in docs/alerting.md")
+        + 8;
     let example = &doc[start..start + doc[start..].find("```").unwrap()];
     let checks = parse_checks_document(example);
     assert!(checks.errors.is_empty(), "{:?}", checks.errors);

@@ -190,3 +190,35 @@ fn suspect_region_does_not_page() {
     assert_eq!(got, strs(&["region_suspect UP c", "region_cleared UP c"]));
     assert_eq!(h.sent[0].channels, strs(&["ops"]));
 }
+
+#[test]
+fn silence_by_tag_holds_only_tagged_checks() {
+    let mut tagged = check("pay", &["local"]);
+    tagged.tags.insert("team".into(), "payments".into());
+    let mut h = Harness::new(config(vec![tagged, check("web", &["local"])]));
+    h.silences.push(Silence {
+        id: "s2".into(),
+        check_id: None,
+        tag: Some(("team".into(), "payments".into())),
+        starts_at_ms: 0,
+        ends_at_ms: 60 * MIN,
+        comment: String::new(),
+    });
+    for round in 1..=3 {
+        let results = vec![
+            result("pay", "local", round, false, 0.0),
+            result("web", "local", round, false, 0.0),
+        ];
+        h.at(round * MIN + 10_000, results);
+    }
+    assert_eq!(describe(&h.sent), strs(&["triggered DOWN web"]));
+    assert_eq!(
+        h.state.checks["pay"]
+            .incident
+            .as_ref()
+            .unwrap()
+            .held_by
+            .as_deref(),
+        Some("silence s2")
+    );
+}
