@@ -13,7 +13,7 @@
 //! - [`incident`]: incidents and their stable ids; [`state`]: the persisted state.
 //! - [`quiet`]: maintenance windows and silences; `notify`, `suspect` and `tls`: what
 //!   to notify; [`intent`]: what is asked to be sent.
-//! - [`evaluate()`]: the entry point.
+//! - [`evaluate()`]: the entry point; [`replay()`] runs stored results through a policy.
 
 #![warn(missing_docs)]
 
@@ -30,6 +30,7 @@ mod parse;
 pub mod policy;
 pub mod quiet;
 pub mod region;
+pub mod replay;
 pub mod state;
 mod suspect;
 mod tls;
@@ -53,5 +54,6 @@ pub use incident::Incident;
 pub use intent::{CheckRef, EventKind, NotificationIntent, RegionStatus};
 pub use load::{build_alerting, load_alerting, AlertingOutcome};
 pub use policy::{AlertConfig, AlertPolicy, CheckAlerting, GlobalPolicy, Quorum, RetryPolicy};
-pub use quiet::{MaintenanceMode, MaintenanceWindow, Silence};
+pub use quiet::{quiet_at, MaintenanceMode, MaintenanceWindow, Quiet, Silence};
+pub use replay::replay;
 pub use state::{AlertState, CheckState};
