@@ -286,34 +286,56 @@ async fn discord_and_teams_payloads() {
         .await
         .unwrap();
     let got = rx.requests();
-    let d = got[0].json();
-    assert_eq!(d["content"], "🟢 RESOLVED api");
-    assert_eq!(d["embeds"][0]["title"], "RESOLVED api");
-    assert_eq!(d["embeds"][0]["color"], 0x57F287);
+    assert_eq!(got[0].path, "/api/webhooks/1/abc");
+    let field = |name: &str, value: &str| json!({"name": name, "value": value, "inline": true});
     assert_eq!(
-        d["embeds"][0]["fields"][1],
-        json!({"name": "Level", "value": "UP (was DOWN)", "inline": true})
+        got[0].json(),
+        json!({
+            "content": "🟢 RESOLVED api",
+            "embeds": [{
+                "title": "RESOLVED api",
+                "description": "",
+                "color": 0x57F287,
+                "fields": [
+                    field("Check", "api (https://api.example/health)"),
+                    field("Level", "UP (was DOWN)"),
+                    field("Quorum", "0 of 3 failing, 2 needed for DOWN"),
+                    field("Incident", &format!("api:{OPENED}")),
+                    field("Since", "2025-08-17T12:01:00Z"),
+                ],
+                "footer": {"text": format!("webmon · api:{OPENED}:2")},
+            }],
+        })
     );
+    assert_eq!(got[1].path, "/workflows/run");
+    let fact = |title: &str, value: &str| json!({"title": title, "value": value});
     assert_eq!(
-        d["embeds"][0]["footer"]["text"],
-        format!("webmon · api:{OPENED}:2")
-    );
-    let t = got[1].json();
-    assert_eq!(t["type"], "message");
-    let att = &t["attachments"][0];
-    assert_eq!(
-        att["contentType"],
-        "application/vnd.microsoft.card.adaptive"
-    );
-    assert_eq!(att["content"]["type"], "AdaptiveCard");
-    assert_eq!(att["content"]["version"], "1.4");
-    assert_eq!(
-        att["content"]["body"][0]["text"],
-        "🔴 DOWN api: 2/3 regions failing"
-    );
-    assert_eq!(
-        att["content"]["body"][1]["facts"][2],
-        json!({"title": "Regions failing", "value": "eu-west-1, us-east-1"})
+        got[1].json(),
+        json!({
+            "type": "message",
+            "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": null,
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": [
+                        {"type": "TextBlock", "text": "🔴 DOWN api: 2/3 regions failing", "weight": "Bolder", "size": "Medium", "wrap": true},
+                        {"type": "FactSet", "facts": [
+                            fact("Check", "api (https://api.example/health)"),
+                            fact("Level", "DOWN (was UP)"),
+                            fact("Regions failing", "eu-west-1, us-east-1"),
+                            fact("Quorum", "2 of 3 failing, 2 needed for DOWN"),
+                            fact("First error", "eu-west-1: timeout: no answer"),
+                            fact("Incident", &format!("api:{OPENED}")),
+                            fact("Since", "2025-08-17T12:01:00Z"),
+                        ]},
+                        {"type": "TextBlock", "text": format!("webmon · api:{OPENED}:1"), "isSubtle": true, "size": "Small", "wrap": true},
+                    ],
+                },
+            }],
+        })
     );
 }
 

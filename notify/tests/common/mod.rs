@@ -187,5 +187,6 @@ pub fn resolved() -> NotificationIntent {
     for r in &mut n.regions {
         r.state = RegionState::Ok;
     }
+    n.quorum.as_mut().unwrap().failing = 0;
     n
 }
