@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
@@ -16,6 +17,19 @@ use hyper_util::rt::TokioIo;
 use webmon_core::alert::{
     CheckRef, EventKind, Level, NotificationIntent, QuorumCount, RegionState, RegionStatus,
 };
+use webmon_notify::{ChannelContext, MapResolver};
+
+/// A channel context with a 5 s client and these `kind:name` secrets.
+pub fn ctx(secrets: &[(&str, &str)]) -> ChannelContext {
+    let map = secrets
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect::<BTreeMap<_, _>>();
+    ChannelContext {
+        http: webmon_notify::http::HttpClient::new(Duration::from_secs(5)),
+        secrets: Arc::new(MapResolver(map)),
+    }
+}
 
 /// One request as received.
 #[derive(Debug, Clone)]
