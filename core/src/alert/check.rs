@@ -8,6 +8,7 @@
 //! | `F >= k` | DOWN |
 //! | `1 <= F < k` | REGIONAL |
 //! | `F = 0` and `n - Z < k` | UNKNOWN (too few regions reporting to decide) |
+//! | `F = 0` and a region that fell silent was FAILING | UNKNOWN (silence is no recovery) |
 //! | `F = 0` and `D >= kd` (degraded quorum) | DEGRADED |
 //! | otherwise | UP |
 //!
@@ -103,8 +104,15 @@ pub struct QuorumCount {
     pub no_data: usize,
 }
 
-/// The level for the given region states (one per configured region).
-pub fn level_of(states: &[RegionState], policy: &AlertPolicy) -> (Level, QuorumCount) {
+/// The level for the given region states (one per configured region). `silent_failing`
+/// says that a region without fresh data was FAILING when it fell silent: then the
+/// check is not UP (nor DEGRADED) on the word of the others alone, it is UNKNOWN, so an
+/// open incident is neither resolved nor confirmed by silence.
+pub fn level_of(
+    states: &[RegionState],
+    silent_failing: bool,
+    policy: &AlertPolicy,
+) -> (Level, QuorumCount) {
     let n = states.len();
     let count = |s: RegionState| states.iter().filter(|x| **x == s).count();
     let q = QuorumCount {
@@ -124,7 +132,7 @@ pub fn level_of(states: &[RegionState], policy: &AlertPolicy) -> (Level, QuorumC
         Level::Down
     } else if q.failing >= 1 {
         Level::Regional
-    } else if n - q.no_data < q.required {
+    } else if n - q.no_data < q.required || silent_failing {
         Level::Unknown
     } else if q.degraded >= kd {
         Level::Degraded
@@ -153,8 +161,9 @@ mod tests {
             (vec![Ok, Ok, NoData, NoData], Level::Unknown),
             (vec![Failing, NoData, NoData, NoData], Level::Regional),
         ];
+        assert_eq!(level_of(&[Ok, Ok, Ok, NoData], true, &p).0, Level::Unknown);
         for (states, want) in cases {
-            assert_eq!(level_of(&states, &p).0, want, "{states:?}");
+            assert_eq!(level_of(&states, false, &p).0, want, "{states:?}");
         }
     }
 

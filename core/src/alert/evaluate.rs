@@ -123,8 +123,7 @@ fn close_rounds(cs: &mut CheckState, check: &CheckAlerting, now_ms: i64) {
             }
         }
         cs.closed_through_ms = Some(tick);
-        let states = region_states(cs, check, tick);
-        let (level, q) = level_of(&states, policy);
+        let (level, q) = level_at(cs, check, tick);
         cs.set_level(level, q, tick);
     }
 }
@@ -156,8 +155,7 @@ fn advance(cs: &mut CheckState, check: &CheckAlerting, to_ms: i64) {
     moments.dedup();
     for at in moments {
         cs.closed_through_ms = Some(at);
-        let states = region_states(cs, check, at);
-        let (level, q) = level_of(&states, &check.policy);
+        let (level, q) = level_at(cs, check, at);
         cs.set_level(level, q, at);
     }
     cs.closed_through_ms = Some(to_ms);
@@ -190,6 +188,23 @@ fn time_step(
         return;
     }
     advance(cs, check, watermark);
+}
+
+/// The check's level at `at_ms`.
+fn level_at(
+    cs: &CheckState,
+    check: &CheckAlerting,
+    at_ms: i64,
+) -> (super::Level, super::QuorumCount) {
+    let states = region_states(cs, check, at_ms);
+    let silent_failing = check.regions.iter().zip(&states).any(|(r, s)| {
+        *s == RegionState::NoData
+            && cs
+                .regions
+                .get(r)
+                .is_some_and(|t| t.state == RegionState::Failing)
+    });
+    level_of(&states, silent_failing, &check.policy)
 }
 
 /// The state of every configured region at `at_ms`, in region order. A region that has

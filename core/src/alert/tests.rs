@@ -267,3 +267,29 @@ fn a_round_missing_a_region_settles() {
         strs(&["triggered DOWN web"])
     );
 }
+
+#[test]
+fn a_failing_region_falling_silent_is_unknown_not_resolved() {
+    let mut h = Harness::new(config(vec![check("web", &ABC)]));
+    h.round("web", 1, &ABC, &[false, true, true]);
+    assert_eq!(
+        h.round("web", 2, &ABC, &[false, true, true]),
+        strs(&["triggered REGIONAL web"])
+    );
+    // Region a stops reporting; b and c keep passing.
+    let mut got = Vec::new();
+    for round in 3..=8 {
+        got.extend(h.round("web", round, &["b", "c"], &[true, true]));
+    }
+    assert_eq!(got, strs(&["no_data UNKNOWN web"]));
+    assert!(h.state.checks["web"].incident.as_ref().unwrap().is_open());
+    // Back with a pass: REGIONAL again (data resumed), then recovered.
+    assert_eq!(
+        h.round("web", 9, &ABC, &[true; 3]),
+        strs(&["data_resumed REGIONAL web"])
+    );
+    assert_eq!(
+        h.round("web", 10, &ABC, &[true; 3]),
+        strs(&["resolved UP web"])
+    );
+}
