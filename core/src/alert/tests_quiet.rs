@@ -222,3 +222,27 @@ fn silence_by_tag_holds_only_tagged_checks() {
         Some("silence s2")
     );
 }
+
+#[test]
+fn recovery_during_maintenance_is_one_resolution_after_it() {
+    let mut cfg = config(vec![check("web", &["local"])]);
+    cfg.maintenance.push(window(
+        MaintenanceMode::Silence,
+        3 * MIN + MIN / 2,
+        8 * MIN + MIN / 2,
+    ));
+    let mut h = Harness::new(cfg);
+    let mut got = Vec::new();
+    for round in 1..=10 {
+        // Down before the window, recovered (and briefly down again) inside it.
+        let up = !(1..=4).contains(&round) && round != 7;
+        got.extend(h.round("web", round, &["local"], &[up]));
+    }
+    assert_eq!(got, strs(&["triggered DOWN web", "resolved UP web"]));
+    assert_eq!(
+        h.sent[1].at_ms,
+        9 * MIN + 10_000,
+        "sent when the window ended"
+    );
+    assert_eq!(h.sent[1].note.as_deref(), Some("held by maintenance m"));
+}
