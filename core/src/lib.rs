@@ -7,6 +7,8 @@
 //! `webmon-dashboard`, `webmon-aws`), never the other way round.
 //!
 //! Layout:
+//! - [`alert`]: the pure alerting evaluator (region state machines, quorum, incidents,
+//!   maintenance, silences) and its configuration.
 //! - [`check`]: check definitions, raw (as written in YAML, JSON or DynamoDB) and
 //!   validated, plus the checks file loader that collects every error at once.
 //! - [`probe`]: the probe engine: a hyper-level HTTP(S) client that times every phase,
@@ -21,6 +23,7 @@
 //! - [`ports`]: the write-side ports: the result queue, the result store, the check
 //!   repository and the clock.
 
+pub mod alert;
 pub mod check;
 pub mod ports;
 pub mod probe;

@@ -14,7 +14,19 @@ use super::{Check, RawCheck, SecretPolicy, ValidationError};
 pub struct ChecksFile {
     /// The checks.
     pub checks: Vec<RawCheck>,
+    /// Notification channels (validated by [`crate::alert::load_alerting`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<crate::alert::ChannelConfig>,
+    /// Alerting policy applied to every check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_defaults: Option<crate::alert::RawAlertPolicy>,
+    /// Maintenance windows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maintenance: Vec<crate::alert::RawMaintenance>,
 }
+
+/// Top-level keys besides `checks`, read by [`crate::alert::load_alerting`].
+const ALERTING_KEYS: [&str; 3] = ["channels", "alert_defaults", "maintenance"];
 
 /// What loading a file gives: the valid checks and every error, side by side.
 #[derive(Debug, Default)]
@@ -148,13 +160,15 @@ pub fn parse_checks_document_with(text: &str, secrets: &SecretPolicy) -> LoadOut
         return outcome;
     };
     for key in map.keys() {
-        if key.as_str() != Some("checks") {
+        if key.as_str() != Some("checks")
+            && !key.as_str().is_some_and(|k| ALERTING_KEYS.contains(&k))
+        {
             let name = key.as_str().unwrap_or("<non-string key>");
             outcome.errors.push(ValidationError::new(
                 "<file>",
                 name,
                 name,
-                "unknown top-level field; expected only `checks`",
+                "unknown top-level field; expected `checks`, `channels`, `alert_defaults` or `maintenance`",
             ));
         }
     }

@@ -58,6 +58,10 @@ pub struct RawCheck {
     /// Most body bytes read per request, default 1 MiB (1048576), at most 64 MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<u64>,
+    /// Alerting policy for this check (see `docs/alerting.md`); validated by
+    /// [`crate::alert::load_alerting`], not by [`RawCheck::validate`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<crate::alert::RawAlertPolicy>,
 }
 
 /// Assertions as written.
