@@ -33,6 +33,10 @@ step() {
 # Steps
 # ---------------------------------------------------------------------------------------
 
+# The rooms and the one-way arrows between them (docs/architecture.md): crate
+# dependencies, no HTTP server or AWS SDK in the domain crate, no module import cycles.
+step "layout: rooms and arrows" python3 scripts/check-layout.py
+
 # Every crate: unit tests, integration tests (real servers on 127.0.0.1), CLI tests
 # that run the real `webmon` binary, doc tests.
 step "cargo test --workspace" cargo test --workspace

@@ -20,6 +20,7 @@
 //!   and their renderings (pure).
 //! - [`read`]: what a reader of stored results sees (overview, series, phases,
 //!   failures, samples) and [`read::ResultReader`], the read port every store implements.
+//! - [`text`]: bounded excerpts of outside data for messages.
 //! - [`ports`]: the write-side ports: the result queue, the result store, the check
 //!   repository and the clock.
 
@@ -32,3 +33,4 @@ pub mod reconcile;
 pub mod report;
 pub mod result;
 pub mod schedule;
+pub mod text;

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::text::{excerpt, truncate_str, MAX_ECHO_BYTES};
+
 /// Version of the [`ProbeResult`] wire format. Bump on incompatible changes.
 pub const RESULT_VERSION: u32 = 1;
 
@@ -145,40 +147,12 @@ pub struct ProbeResult {
     pub probe: ProbeHealth,
 }
 
-/// Most bytes of response data (a header, a `Location`, a JSON value) a message echoes.
-pub const MAX_ECHO_BYTES: usize = 120;
-
 /// Longest `error_message` of a result, in bytes. Messages are built from short texts
 /// and [`excerpt`]s, so only a pathological one reaches it.
 pub const MAX_ERROR_MESSAGE_BYTES: usize = 512;
 
 /// Longest tag value, region or other short text field of a result, in bytes.
 pub const MAX_SHORT_TEXT_BYTES: usize = 256;
-
-/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
-pub fn truncate_str(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
-/// `text` as it may appear in a message: at most [`MAX_ECHO_BYTES`] bytes of it, with
-/// `...(N bytes)` appended when it was cut.
-pub fn excerpt(text: &str) -> String {
-    if text.len() <= MAX_ECHO_BYTES {
-        return text.to_string();
-    }
-    format!(
-        "{}...({} bytes)",
-        truncate_str(text, MAX_ECHO_BYTES),
-        text.len()
-    )
-}
 
 fn cut(text: &mut String, max: usize) -> bool {
     if text.len() <= max {

@@ -146,8 +146,14 @@ pub fn build_alerting(
     }
     config.global = global(&base);
     for check in checks.iter().filter(|c| c.enabled) {
-        let raw = check.source.alert.clone().unwrap_or_default();
         let id = check.id.as_str();
+        let raw: RawAlertPolicy = match &check.source.alert {
+            None => RawAlertPolicy::default(),
+            Some(value) => serde_json::from_value(value.clone()).unwrap_or_else(|e| {
+                report(id, "alert", String::new(), e.to_string());
+                RawAlertPolicy::default()
+            }),
+        };
         let own = parse_policy(&raw, &channel_ids, &mut |f, v, r| {
             report(id, &format!("alert.{f}"), v, r)
         });

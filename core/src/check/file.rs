@@ -11,21 +11,24 @@ use super::{Check, RawCheck, SecretPolicy, ValidationError};
 /// The document shape, for documentation and serialisation.
 #[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+///
+/// The alerting keys are kept as opaque values here, so checks do not depend on the
+/// alerting module (which depends on checks): `alert::load_alerting` parses them.
 pub struct ChecksFile {
     /// The checks.
     pub checks: Vec<RawCheck>,
-    /// Notification channels (validated by [`crate::alert::load_alerting`]).
+    /// Notification channels (validated by `alert::load_alerting`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub channels: Vec<crate::alert::ChannelConfig>,
+    pub channels: Vec<serde_json::Value>,
     /// Alerting policy applied to every check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_defaults: Option<crate::alert::RawAlertPolicy>,
+    pub alert_defaults: Option<serde_json::Value>,
     /// Maintenance windows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub maintenance: Vec<crate::alert::RawMaintenance>,
+    pub maintenance: Vec<serde_json::Value>,
 }
 
-/// Top-level keys besides `checks`, read by [`crate::alert::load_alerting`].
+/// Top-level keys besides `checks`, read by `alert::load_alerting`.
 const ALERTING_KEYS: [&str; 3] = ["channels", "alert_defaults", "maintenance"];
 
 /// What loading a file gives: the valid checks and every error, side by side.

@@ -59,9 +59,9 @@ pub struct RawCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<u64>,
     /// Alerting policy for this check (see `docs/alerting.md`); validated by
-    /// [`crate::alert::load_alerting`], not by [`RawCheck::validate`].
+    /// `alert::load_alerting`, not by [`RawCheck::validate`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert: Option<crate::alert::RawAlertPolicy>,
+    pub alert: Option<serde_json::Value>,
 }
 
 /// Assertions as written.

@@ -10,7 +10,7 @@ use url::Url;
 
 use super::secret::{parse_template, Segment};
 use super::{Interval, RawCheck, SecretPolicy, StatusSet};
-use crate::result::excerpt;
+use crate::text::excerpt;
 
 /// Default requests per check execution, as in the original system.
 pub const DEFAULT_REQUESTS: u32 = 5;
@@ -38,7 +38,7 @@ pub const MAX_TAG_VALUE_BYTES: usize = 256;
 pub const MAX_REGION_BYTES: usize = 32;
 /// Most bytes of the store dimensions a check controls: the names and values of
 /// `check_id`, `url` and every `tag_<key>`. With the probe's own measures (at most about
-/// 1,150 bytes, the error message capped at [`crate::result::MAX_ERROR_MESSAGE_BYTES`])
+/// 1,150 bytes, the error message capped at the result's error message cap)
 /// and the region, a record stays under Timestream's 2 KiB record limit.
 pub const MAX_DIMENSION_BYTES: usize = 800;
 /// Request headers a check may not set: the engine writes them itself, and letting a
