@@ -79,7 +79,10 @@ fn validate_lists_every_error_and_counts_valid_checks() {
         stdout.contains(r#"check "typo": field `intervall`"#),
         "{stdout}"
     );
-    assert!(stdout.contains("2 valid checks, 3 errors"), "{stdout}");
+    assert!(
+        stdout.contains("2 checks, 3 invalid items (3 errors)"),
+        "{stdout}"
+    );
 
     let out = run(&["validate", "--json", file.to_str().unwrap()]);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -149,8 +149,13 @@ pub fn build_alerting(
         let id = check.id.as_str();
         let raw: RawAlertPolicy = match &check.source.alert {
             None => RawAlertPolicy::default(),
-            Some(value) => serde_json::from_value(value.clone()).unwrap_or_else(|e| {
-                report(id, "alert", String::new(), e.to_string());
+            Some(value) => serde_path_to_error::deserialize(value.clone()).unwrap_or_else(|e| {
+                let path = e.path().to_string();
+                let field = match path.as_str() {
+                    "" | "." => "alert".to_string(),
+                    p => format!("alert.{p}"),
+                };
+                report(id, &field, String::new(), e.inner().to_string());
                 RawAlertPolicy::default()
             }),
         };
