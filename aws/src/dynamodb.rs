@@ -6,6 +6,7 @@
 //! Each item is validated on its own: a bad one is reported and skipped.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
@@ -13,10 +14,11 @@ use aws_sdk_dynamodb::types::{
     StreamViewType,
 };
 use aws_sdk_dynamodb::Client;
+use serde::Deserialize;
 use tracing::Instrument;
 use webmon_core::check::{Check, RawCheck, ValidationError};
 use webmon_core::ports::{CheckRepository, LoadedChecks, PortError};
-use webmon_core::schedule::GroupKey;
+use webmon_core::schedule::{executions_in_trigger, GroupKey};
 
 use crate::AwsError;
 
@@ -325,9 +327,138 @@ pub fn item_id(item: &serde_dynamo::Item) -> Option<String> {
     })
 }
 
+/// The probe Lambda's timeout, as the programs deploy it (`probeTimeoutSeconds`) and
+/// `docs/aws.md` documents it.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The time a check's executions may take in one invocation, counted from the start of
+/// the trigger minute: the probe's timeout less the margin it keeps to send its results
+/// ([`crate::service::probe::DEADLINE_MARGIN`]).
+pub fn probe_time_budget() -> Duration {
+    PROBE_TIMEOUT - crate::service::probe::DEADLINE_MARGIN
+}
+
+/// Refuses a check whose last execution of a trigger minute (its offset, plus the
+/// earlier rounds of a sub-minute interval) plus `requests` x `timeout` would run past
+/// `budget`: the probe would have to cancel it every time.
+pub fn check_fits_budget(check: &Check, budget: Duration) -> Result<(), ValidationError> {
+    let last_start_ms = executions_in_trigger(&check.id, check.interval, 0)
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+        .max(0) as u128;
+    let worst_ms = u128::from(check.requests) * check.timeout.as_millis();
+    let end_ms = last_start_ms + worst_ms;
+    if end_ms <= budget.as_millis() {
+        return Ok(());
+    }
+    let shown = check
+        .source
+        .timeout
+        .clone()
+        .unwrap_or_else(|| format!("{}ms", check.timeout.as_millis()));
+    Err(ValidationError::new(
+        &check.id,
+        "timeout",
+        shown,
+        format!(
+            "{} requests of up to {} ms each, started {:.1} s into the trigger minute, could \
+             end {:.1} s after its start, past the probe's time budget of {} s (its {} s \
+             timeout less {} s to send results); lower requests or timeout",
+            check.requests,
+            check.timeout.as_millis(),
+            last_start_ms as f64 / 1000.0,
+            end_ms as f64 / 1000.0,
+            budget.as_secs(),
+            PROBE_TIMEOUT.as_secs(),
+            crate::service::probe::DEADLINE_MARGIN.as_secs(),
+        ),
+    ))
+}
+
+/// The top-level field names of [`RawCheck`], read from its `Deserialize` impl.
+fn check_fields() -> &'static [&'static str] {
+    static FIELDS: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
+    FIELDS.get_or_init(|| {
+        let mut fields: &'static [&'static str] = &[];
+        let _ = RawCheck::deserialize(FieldNames(&mut fields));
+        fields
+    })
+}
+
+/// A deserializer that only records the field names a struct asks for.
+struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("only field names are read"))
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = fields;
+        Err(serde::de::Error::custom("only field names are read"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+        identifier ignored_any
+    }
+}
+
+/// Removes the attributes of an item that are no check field (a TTL, audit fields
+/// other tools write) and returns their names, sorted. `pk` and `schedule_group` are
+/// left in place.
+pub fn take_extra_attributes(item: &mut serde_dynamo::Item) -> Vec<String> {
+    let fields = check_fields();
+    let mut extra: Vec<String> = item
+        .keys()
+        .filter(|k| k.as_str() != PK && k.as_str() != GROUP_ATTR && !fields.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    extra.sort();
+    for key in &extra {
+        item.remove(key);
+    }
+    extra
+}
+
 /// Parses and validates an item (from the SDK or a stream image). Errors name the
 /// check id, the field, the value and the reason.
-pub fn item_to_check(mut item: serde_dynamo::Item) -> Result<Check, Vec<ValidationError>> {
+///
+/// Attributes that are no check field (a TTL, audit fields written by other tools) do
+/// not make the item invalid: they are ignored with a warning naming the check and the
+/// attributes. The checks file stays strict. A check the probe could not finish within
+/// its time budget is refused ([`check_fits_budget`]).
+pub fn item_to_check(item: serde_dynamo::Item) -> Result<Check, Vec<ValidationError>> {
+    let (check, extra) = item_to_check_noting(item);
+    if !extra.is_empty() {
+        let id = match &check {
+            Ok(c) => c.id.clone(),
+            Err(e) => e.first().map(|e| e.check_id.clone()).unwrap_or_default(),
+        };
+        tracing::warn!(check_id = %id, attributes = %extra.join(", "), "the check item carries attributes that are no check field; they are ignored");
+    }
+    check
+}
+
+/// [`item_to_check`] without the log line: the check, and the names of the attributes
+/// that were ignored.
+pub fn item_to_check_noting(
+    mut item: serde_dynamo::Item,
+) -> (Result<Check, Vec<ValidationError>>, Vec<String>) {
+    let extra = take_extra_attributes(&mut item);
+    (parse_item(item), extra)
+}
+
+fn parse_item(mut item: serde_dynamo::Item) -> Result<Check, Vec<ValidationError>> {
     let label = item_id(&item).unwrap_or_else(|| "<item without id>".into());
     item.remove(GROUP_ATTR);
     let pk = match item.remove(PK) {
@@ -362,7 +493,9 @@ pub fn item_to_check(mut item: serde_dynamo::Item) -> Result<Check, Vec<Validati
             )]);
         }
     }
-    raw.validate()
+    let check = raw.validate()?;
+    check_fits_budget(&check, probe_time_budget()).map_err(|e| vec![e])?;
+    Ok(check)
 }
 
 fn lookup(value: &serde_json::Value, path: &str) -> Option<String> {

@@ -26,6 +26,10 @@ pub const MAX_BATCH_ENTRIES: usize = 10;
 pub const BILLING_CHUNK_BYTES: usize = 64 * 1024;
 /// Bodies larger than this are compressed.
 pub const COMPRESS_ABOVE: usize = 2 * 1024;
+/// Most bytes a message body may decode to. Encoding puts at most 1.5 MiB of JSON (plus
+/// one result) in a message, so honest messages stay far below; a body inflating
+/// beyond (a decompression bomb) is refused without inflating the rest.
+pub const MAX_DECODED_BYTES: usize = 4 * 1024 * 1024;
 /// Raw JSON budget per message before compression (split again if it compresses badly).
 const RAW_BUDGET: usize = 1536 * 1024;
 /// Room kept for the envelope itself and SQS attributes.
@@ -140,6 +144,12 @@ pub fn encode_one(results: &[ProbeResult]) -> Result<String, AwsError> {
 /// [`Decoded::invalid`].
 pub fn decode(body: &str) -> Result<Decoded, String> {
     let trimmed = body.trim_start();
+    if trimmed.len() > MAX_DECODED_BYTES {
+        return Err(format!(
+            "is {} bytes long, more than {MAX_DECODED_BYTES}",
+            trimmed.len()
+        ));
+    }
     let json: Vec<u8> = if trimmed.starts_with('{') {
         trimmed.as_bytes().to_vec()
     } else {
@@ -148,8 +158,15 @@ pub fn decode(body: &str) -> Result<Decoded, String> {
             .map_err(|e| format!("is neither JSON nor base64 ({e})"))?;
         let mut out = Vec::new();
         GzDecoder::new(bytes.as_slice())
+            .take(MAX_DECODED_BYTES as u64 + 1)
             .read_to_end(&mut out)
             .map_err(|e| format!("is not gzip data ({e})"))?;
+        if out.len() > MAX_DECODED_BYTES {
+            return Err(format!(
+                "inflates to more than {MAX_DECODED_BYTES} bytes (from {} compressed); refused as a decompression bomb",
+                bytes.len()
+            ));
+        }
         out
     };
     let envelope: EnvelopeIn =
@@ -265,6 +282,22 @@ mod tests {
             assert!(range.len() <= MAX_BATCH_ENTRIES);
             assert!(bodies[range].iter().map(String::len).sum::<usize>() <= MAX_BATCH_BYTES);
         }
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_without_inflating_it() {
+        // A valid envelope padded with 64 MiB of spaces: about 64 KB once gzipped.
+        let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+        gz.write_all(br#"{"version":1,"results":["#).unwrap();
+        let spaces = vec![b' '; 1024 * 1024];
+        for _ in 0..64 {
+            gz.write_all(&spaces).unwrap();
+        }
+        gz.write_all(b"]}").unwrap();
+        let body = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        assert!(body.len() < MAX_MESSAGE_BYTES, "{}", body.len());
+        let err = decode(&body).unwrap_err();
+        assert!(err.contains("decompression bomb"), "{err}");
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! The region's trigger rules in EventBridge: listing ours (by prefix) and applying a
 //! reconciliation plan from [`webmon_core::reconcile`].
 
-use aws_sdk_eventbridge::types::{RuleState, Target};
+use aws_sdk_eventbridge::types::{InputTransformer, RuleState, Target};
 use aws_sdk_eventbridge::Client;
 use tracing::Instrument;
 use webmon_core::reconcile::{
-    Change, ExistingRule, ExistingTarget, DEFAULT_BIN_CAPACITY, TARGET_ID,
+    Change, ExistingRule, ExistingTarget, DEFAULT_BIN_CAPACITY, TARGET_ID, TIME_PLACEHOLDER,
 };
 
 use crate::AwsError;
@@ -134,7 +134,9 @@ impl EventBridgeRules {
             .map(|t| ExistingTarget {
                 id: t.id,
                 arn: t.arn,
-                input: t.input,
+                // A transformer's template is the input as planned; a constant input
+                // (older releases) carries no time and differs from it.
+                input: t.input_transformer.map(|x| x.input_template).or(t.input),
             })
             .collect())
     }
@@ -167,15 +169,12 @@ impl EventBridgeRules {
                     self.remove_targets(&spec.name, remove_targets).await?;
                 }
                 if *target {
-                    let t = Target::builder()
-                        .id(TARGET_ID)
-                        .arn(&self.target_arn)
-                        .input(&spec.input)
-                        .build()
-                        .map_err(|e| AwsError::Codec {
+                    let t = probe_target(&self.target_arn, &spec.input).map_err(|reason| {
+                        AwsError::Codec {
                             what: format!("build the target of rule {}", spec.name),
-                            reason: e.to_string(),
-                        })?;
+                            reason,
+                        }
+                    })?;
                     let out = self
                         .client
                         .put_targets()
@@ -239,4 +238,29 @@ impl EventBridgeRules {
             .map_err(|e| AwsError::call("events", "RemoveTargets", e))?;
         Ok(())
     }
+}
+
+/// The probe target of a rule. An input template naming [`TIME_PLACEHOLDER`] becomes an
+/// input transformer that fills it with the event's `$.time` (the scheduled minute, the
+/// same on every delivery of that event); any other input is sent as is.
+pub fn probe_target(arn: &str, input: &str) -> Result<Target, String> {
+    let builder = Target::builder().id(TARGET_ID).arn(arn);
+    let builder = if input.contains(&format!("\"{TIME_PLACEHOLDER}\"")) {
+        let transformer = InputTransformer::builder()
+            .input_paths_map("time", "$.time")
+            .input_template(input)
+            .build()
+            .map_err(|e| e.to_string())?;
+        builder.input_transformer(transformer)
+    } else {
+        builder.input(input)
+    };
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// What EventBridge sends for an input template and an event time (RFC 3339): each
+/// `<time>` replaced by the time. For the tests and `webmon bench cost`, which play
+/// EventBridge.
+pub fn render_input(template: &str, time: &str) -> String {
+    template.replace(TIME_PLACEHOLDER, time)
 }

@@ -80,7 +80,10 @@ async fn two_probe_regions_and_home_end_to_end() {
     let mut expected: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut rules_per_region = Vec::new();
     for region in &regions {
-        let inputs = common::rule_inputs(&region.events).await;
+        let time = chrono::DateTime::from_timestamp_millis(MINUTE)
+            .unwrap()
+            .to_rfc3339();
+        let inputs = common::rule_inputs(&region.events, &time).await;
         rules_per_region.push(inputs.len());
         // 250 checks every 10 s (6 rounds) and 250 every minute: 1,750 executions per
         // trigger minute, under one rule's capacity, over 64 groups.

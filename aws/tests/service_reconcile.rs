@@ -102,7 +102,22 @@ async fn input_of(events: &aws_sdk_eventbridge::Client) -> serde_json::Value {
         .unwrap()
         .targets
         .unwrap();
-    serde_json::from_str(targets[0].input.as_deref().unwrap()).unwrap()
+    // The rule's input is a template EventBridge fills with the event's time, so a
+    // retried invocation probes the minute it was triggered for.
+    let transformer = targets[0]
+        .input_transformer
+        .as_ref()
+        .expect("an input transformer");
+    assert_eq!(
+        transformer
+            .input_paths_map
+            .as_ref()
+            .and_then(|m| m.get("time"))
+            .map(String::as_str),
+        Some("$.time")
+    );
+    assert!(targets[0].input.is_none());
+    serde_json::from_str(&transformer.input_template).unwrap()
 }
 
 #[tokio::test]
@@ -146,7 +161,7 @@ async fn stream_creates_rules_replay_changes_nothing_and_removal_deletes() {
     groups.sort();
     assert_eq!(
         input_of(&s.events).await,
-        serde_json::json!({ "groups": groups.iter().map(GroupKey::name).collect::<Vec<_>>() })
+        serde_json::json!({ "groups": groups.iter().map(GroupKey::name).collect::<Vec<_>>(), "time": "<time>" })
     );
 
     // The items now carry their group, so the probe's index query finds them.
@@ -186,7 +201,7 @@ async fn stream_creates_rules_replay_changes_nothing_and_removal_deletes() {
     assert_eq!(rule_names(&s.events).await, [RULE]);
     assert_eq!(
         input_of(&s.events).await,
-        serde_json::json!({ "groups": [home.name()] })
+        serde_json::json!({ "groups": [home.name()], "time": "<time>" })
     );
 
     // The schedule's last check gone, its rule goes too.

@@ -23,6 +23,9 @@ pub const DEFAULT_BIN_CAPACITY: u64 = 3000;
 /// Most groups in one rule: 400 names of at most 10 characters, quoted and
 /// comma-separated, keep the input under 5,000 of EventBridge's 8,192 characters.
 pub const MAX_GROUPS_PER_RULE: usize = 400;
+/// The placeholder of the event time in a rule's input template (EventBridge's input
+/// transformer fills it from the event's `$.time`).
+pub const TIME_PLACEHOLDER: &str = "<time>";
 /// EventBridge's limit on a target's constant input, in characters.
 pub const MAX_INPUT_CHARS: usize = 8192;
 
@@ -35,7 +38,9 @@ pub struct RuleSpec {
     pub groups: Vec<GroupKey>,
     /// EventBridge schedule expression, shared by every group of the rule.
     pub schedule_expression: String,
-    /// Target input: `{"groups":["30s-3","1m-0"]}`.
+    /// Target input template: `{"groups":["30s-3","1m-0"],"time":"<time>"}`; the
+    /// adapter has EventBridge fill [`TIME_PLACEHOLDER`] with the event's time, so a
+    /// retried invocation knows its trigger minute.
     pub input: String,
 }
 
@@ -48,7 +53,7 @@ impl RuleSpec {
         Self {
             name: rule_name(prefix, &first.trigger_slug(), bin),
             schedule_expression: first.schedule_expression(),
-            input: serde_json::json!({ "groups": names }).to_string(),
+            input: serde_json::json!({ "groups": names, "time": TIME_PLACEHOLDER }).to_string(),
             groups,
         }
     }

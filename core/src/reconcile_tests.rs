@@ -128,7 +128,7 @@ fn creates_missing_rules_and_is_idempotent() {
 fn updates_only_what_differs() {
     let spec = RuleSpec::for_bin(RULE_PREFIX, 0, vec![group("1m", 1)]);
     let mut rule = existing_for(&spec);
-    rule.targets[0].input = Some(r#"{ "groups" : ["1m-1"] }"#.into());
+    rule.targets[0].input = Some(r#"{ "groups" : ["1m-1"], "time": "<time>" }"#.into());
     rule.targets.push(ExistingTarget {
         id: "stray".into(),
         arn: ARN.into(),

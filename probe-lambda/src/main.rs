@@ -10,9 +10,10 @@ use tracing::Instrument;
 use webmon_aws::config::{current_region, env, env_or, AwsTarget};
 use webmon_aws::dynamodb::{DynamoCheckRepository, DEFAULT_TABLE, TABLE_ENV};
 use webmon_aws::secrets::{SecretsManagerSource, CHECK_SECRETS_PREFIX_ENV};
+use webmon_aws::service::probe::Limits;
 use webmon_aws::sqs::{SqsResultQueue, QUEUE_REGION_ENV, QUEUE_URL_ENV};
 use webmon_core::check::SecretPolicy;
-use webmon_core::ports::SystemClock;
+use webmon_core::ports::{Clock, SystemClock};
 use webmon_core::probe::{ProbeOptions, Prober};
 
 #[tokio::main]
@@ -54,7 +55,9 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         secrets.clear();
         let span = tracing::info_span!("invocation", request_id = %event.context.request_id, region = %settings.region);
-        let summary = webmon_aws::service::probe::handle(repo, queue, prober, &SystemClock, settings, event.payload).instrument(span).await?;
+        // Lambda ends the invocation at the context's deadline: cancel and flush before it.
+        let limits = Limits::until_unix_ms(event.context.deadline, SystemClock.now_ms());
+        let summary = webmon_aws::service::probe::handle_with(repo, queue, prober, &SystemClock, settings, event.payload, &limits).instrument(span).await?;
         Ok::<_, Error>(serde_json::to_value(summary)?)
     }))
     .await

@@ -138,19 +138,7 @@ impl TimestreamStore {
                     _ => None,
                 }) {
                     Some(rejected) => {
-                        let mut refused = 0;
-                        for r in rejected.rejected_records() {
-                            let index = base + r.record_index() as usize;
-                            let reason = r.reason().unwrap_or("no reason given").to_string();
-                            if is_identical_duplicate(&reason) {
-                                continue;
-                            }
-                            refused += 1;
-                            let result = &results[index.min(results.len() - 1)];
-                            tracing::error!(check_id = %result.check_id, region = %result.region, scheduled_at_ms = result.scheduled_at_ms, reason = %reason, "timestream rejected a record");
-                            report.rejected.push((index, reason));
-                        }
-                        report.written += chunk.len() - refused;
+                        sort_rejected(rejected.rejected_records(), chunk, base, &mut report);
                     }
                     None => {
                         let err = AwsError::call("timestream", "WriteRecords", e);
@@ -165,10 +153,58 @@ impl TimestreamStore {
     }
 }
 
-/// An identical record written before (a replayed message) is success, not a rejection.
-fn is_identical_duplicate(reason: &str) -> bool {
-    let reason = reason.to_ascii_lowercase();
-    reason.contains("identical") || (reason.contains("duplicate") && !reason.contains("different"))
+/// Sorts the records Timestream rejected in one call of `chunk` (results
+/// `base..base + chunk.len()` of the batch) into the report.
+///
+/// A record rejected with an `ExistingVersion` at least its own met a record of the same
+/// execution already stored (a replayed message, or an older probe of it superseded by a
+/// later one): that is written, not refused, whatever the reason's wording. Any other
+/// rejection is refused with its reason. An index outside the call (the answer does not
+/// match what was sent) cannot be trusted: the whole call is reported failed, to retry.
+pub fn sort_rejected(
+    rejected: &[aws_sdk_timestreamwrite::types::RejectedRecord],
+    chunk: &[ProbeResult],
+    base: usize,
+    report: &mut WriteReport,
+) {
+    let mut refused: std::collections::BTreeMap<usize, String> = Default::default();
+    for r in rejected {
+        let index = match usize::try_from(r.record_index()) {
+            Ok(i) if i < chunk.len() => i,
+            _ => {
+                tracing::error!(
+                    record_index = r.record_index(),
+                    records = chunk.len(),
+                    "timestream rejected a record index outside the call; the call will be retried"
+                );
+                report.failed.extend(base..base + chunk.len());
+                report.error = Some(format!(
+                    "WriteRecords rejected record index {} of a call of {} records",
+                    r.record_index(),
+                    chunk.len()
+                ));
+                return;
+            }
+        };
+        let result = &chunk[index];
+        if is_version_conflict_settled(r.existing_version(), result) {
+            continue;
+        }
+        let reason = r.reason().unwrap_or("no reason given").to_string();
+        tracing::error!(check_id = %result.check_id, region = %result.region, scheduled_at_ms = result.scheduled_at_ms, existing_version = ?r.existing_version(), reason = %reason, "timestream rejected a record");
+        refused.entry(index).or_insert(reason);
+    }
+    report.written += chunk.len() - refused.len();
+    report
+        .rejected
+        .extend(refused.into_iter().map(|(i, reason)| (base + i, reason)));
+}
+
+/// A record rejected because the table holds one of the same execution with a version
+/// at least its own (our version is the probe's start time): the stored record is as
+/// new or newer, so ours counts as written.
+fn is_version_conflict_settled(existing_version: Option<i64>, result: &ProbeResult) -> bool {
+    existing_version.is_some_and(|v| v >= result.started_at_ms)
 }
 
 impl BatchStore for TimestreamStore {
@@ -277,14 +313,77 @@ fn truncate(text: &str) -> String {
 mod tests {
     use super::*;
 
+    use aws_sdk_timestreamwrite::types::RejectedRecord;
+
+    fn results(n: usize) -> Vec<ProbeResult> {
+        (0..n)
+            .map(|i| {
+                let mut r: ProbeResult = serde_json::from_value(serde_json::json!({
+                    "version": 1, "region": "eu-west-1", "check_id": format!("c{i}"),
+                    "url": "https://example.com/", "scheduled_at_ms": 1_700_000_000_000i64,
+                    "started_at_ms": 1_700_000_000_100i64, "available": true,
+                    "requests": 1, "latency": {"avg_ms": 1.0, "min_ms": 1.0, "max_ms": 1.0, "p50_ms": 1.0},
+                    "cold": {"dns_ms": 0.0, "connect_ms": 0.0, "tls_ms": 0.0, "ttfb_ms": 0.0, "transfer_ms": 0.0},
+                    "bytes": 0, "redirects": 0
+                }))
+                .unwrap();
+                r.started_at_ms += i as i64;
+                r
+            })
+            .collect()
+    }
+
+    fn rejected(index: i32, existing: Option<i64>, reason: &str) -> RejectedRecord {
+        RejectedRecord::builder()
+            .record_index(index)
+            .set_existing_version(existing)
+            .reason(reason)
+            .build()
+    }
+
     #[test]
-    fn duplicates_are_told_apart_from_conflicts() {
-        assert!(is_identical_duplicate(
-            "Record is an identical duplicate of an existing record"
-        ));
-        assert!(!is_identical_duplicate("A record with the same dimensions, timestamp and measure name but different measure value exists"));
-        assert!(!is_identical_duplicate(
-            "The record timestamp is outside the time range of the memory store"
-        ));
+    fn version_conflicts_are_decided_by_existing_version_not_words() {
+        let chunk = results(4);
+        let mut report = WriteReport::default();
+        sort_rejected(
+            &[
+                // Same version stored (a replay), whatever the wording.
+                rejected(0, Some(chunk[0].started_at_ms), "Record version conflict"),
+                // A newer probe of the execution is stored.
+                rejected(
+                    1,
+                    Some(chunk[1].started_at_ms + 5),
+                    "different measure value",
+                ),
+                // An identical-sounding reason without a version is a refusal.
+                rejected(
+                    2,
+                    None,
+                    "identical duplicate of a record outside the window",
+                ),
+                // The same index twice counts once.
+                rejected(3, None, "The record timestamp is outside the time range"),
+                rejected(3, None, "The record timestamp is outside the time range"),
+            ],
+            &chunk,
+            100,
+            &mut report,
+        );
+        assert_eq!(report.written, 2);
+        let refused: Vec<usize> = report.rejected.iter().map(|(i, _)| *i).collect();
+        assert_eq!(refused, [102, 103]);
+        assert!(report.failed.is_empty());
+    }
+
+    #[test]
+    fn indexes_outside_the_call_fail_the_call_without_panicking() {
+        let chunk = results(3);
+        for bad in [-1, 3, i32::MAX, i32::MIN] {
+            let mut report = WriteReport::default();
+            sort_rejected(&[rejected(bad, None, "x")], &chunk, 200, &mut report);
+            assert_eq!(report.failed, [200, 201, 202], "{bad}");
+            assert_eq!((report.written, report.rejected.len()), (0, 0));
+            assert!(report.error.is_some());
+        }
     }
 }

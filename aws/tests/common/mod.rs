@@ -92,8 +92,12 @@ pub fn insert_event(region: &str, checks: &[Check]) -> Event {
     serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
 }
 
-/// Every `webmon-` rule of a region with its target input.
-pub async fn rule_inputs(events: &aws_sdk_eventbridge::Client) -> Vec<(String, serde_json::Value)> {
+/// Every `webmon-` rule of a region with the input its target receives for an event
+/// at `time` (RFC 3339), as EventBridge renders the input transformer.
+pub async fn rule_inputs(
+    events: &aws_sdk_eventbridge::Client,
+    time: &str,
+) -> Vec<(String, serde_json::Value)> {
     let mut out = Vec::new();
     let rules = events
         .list_rules()
@@ -113,7 +117,14 @@ pub async fn rule_inputs(events: &aws_sdk_eventbridge::Client) -> Vec<(String, s
             .unwrap()
             .targets
             .unwrap_or_default();
-        let input = serde_json::from_str(targets[0].input.as_deref().unwrap()).unwrap();
+        let template = targets[0]
+            .input_transformer
+            .as_ref()
+            .map(|t| t.input_template.clone())
+            .or_else(|| targets[0].input.clone())
+            .unwrap();
+        let rendered = webmon_aws::eventbridge::render_input(&template, time);
+        let input = serde_json::from_str(&rendered).unwrap();
         out.push((name, input));
     }
     out

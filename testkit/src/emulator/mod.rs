@@ -45,41 +45,8 @@ impl Emulator {
     /// Fails with [`MOTO_HINT`] if the server is not installed.
     pub async fn start() -> Result<Self, AwsError> {
         let port = free_port()?;
-        let mut child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| AwsError::Setting {
-                name: "moto_server".into(),
-                reason: if e.kind() == std::io::ErrorKind::NotFound {
-                    MOTO_HINT.into()
-                } else {
-                    format!("failed to start: {e}")
-                },
-            })?;
+        let child = spawn_moto(port).await?;
         let moto: SocketAddr = ([127, 0, 0, 1], port).into();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if proxy::get(moto, "/moto-api/").await.is_ok() {
-                break;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(AwsError::Setting {
-                    name: "moto_server".into(),
-                    reason: format!("exited at start ({status}); {MOTO_HINT}"),
-                });
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                return Err(AwsError::Setting {
-                    name: "moto_server".into(),
-                    reason: "did not answer within 30 s".into(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
         let shared = Arc::new(Mutex::new(Shared::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -96,6 +63,30 @@ impl Emulator {
             shared,
             _proxy_task: task,
         })
+    }
+
+    /// Kills moto's process and starts a new one on the same port, behind the same
+    /// proxy: calls in flight fail, calls meanwhile get 502 from the proxy, and moto's
+    /// state (queues, tables, records) starts empty again. Returns once it answers.
+    pub async fn restart(&mut self) -> Result<(), AwsError> {
+        self.kill_moto();
+        self.start_moto().await
+    }
+
+    /// Kills moto's process (the proxy stays up and answers 502 until
+    /// [`Emulator::start_moto`]).
+    pub fn kill_moto(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts a new moto on the same port after [`Emulator::kill_moto`], with empty state.
+    pub async fn start_moto(&mut self) -> Result<(), AwsError> {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            return Ok(());
+        }
+        self.child = spawn_moto(self.moto.port()).await?;
+        Ok(())
     }
 
     /// The endpoint clients should use (the counting proxy).
@@ -198,6 +189,56 @@ impl Drop for Emulator {
         self._proxy_task.abort();
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Starts `moto_server` on `port` of 127.0.0.1 and waits until it answers (30 s at most;
+/// a port still held by a dying server is retried meanwhile).
+async fn spawn_moto(port: u16) -> Result<Child, AwsError> {
+    let spawn = || {
+        Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| AwsError::Setting {
+                name: "moto_server".into(),
+                reason: if e.kind() == std::io::ErrorKind::NotFound {
+                    MOTO_HINT.into()
+                } else {
+                    format!("failed to start: {e}")
+                },
+            })
+    };
+    let mut child = spawn()?;
+    let moto: SocketAddr = ([127, 0, 0, 1], port).into();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if proxy::get(moto, "/moto-api/").await.is_ok() {
+            return Ok(child);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            if Instant::now() > deadline {
+                return Err(AwsError::Setting {
+                    name: "moto_server".into(),
+                    reason: format!("exited at start ({status}); {MOTO_HINT}"),
+                });
+            }
+            // The port may still be held by the process just killed: try again.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            child = spawn()?;
+            continue;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(AwsError::Setting {
+                name: "moto_server".into(),
+                reason: "did not answer within 30 s".into(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

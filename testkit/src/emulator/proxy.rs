@@ -29,6 +29,22 @@ pub enum Fault {
         /// Calls left to fail.
         calls: usize,
     },
+    /// `WriteRecords`: the next `calls` calls write nothing and answer a
+    /// `RejectedRecordsException` naming record `index` (which may lie outside the call)
+    /// with `existing_version`, as Timestream does for a version conflict.
+    RejectIndex {
+        /// `RecordIndex` answered.
+        index: i64,
+        /// `ExistingVersion` answered, if any.
+        existing_version: Option<i64>,
+        /// Calls left.
+        calls: usize,
+    },
+    /// `WriteRecords`: the next `calls` calls answer 400 `ThrottlingException`.
+    ThrottleWrites {
+        /// Calls left to throttle.
+        calls: usize,
+    },
     /// The next `calls` calls of `operation` answer 500 `InternalServerException`.
     ServerError {
         /// Operation name, e.g. `WriteRecords`.
@@ -115,6 +131,24 @@ async fn handle(
                         "InternalServerException",
                         "injected server error",
                     ));
+                }
+                Fault::RejectIndex {
+                    index,
+                    existing_version,
+                    calls,
+                } if operation == "WriteRecords" && *calls > 0 => {
+                    *calls -= 1;
+                    let mut record =
+                        json!({ "RecordIndex": index, "Reason": "injected rejection" });
+                    if let Some(v) = existing_version {
+                        record["ExistingVersion"] = json!(v);
+                    }
+                    let body = json!({ "__type": "RejectedRecordsException", "Message": "One or more records have been rejected.", "RejectedRecords": [record] });
+                    return Ok(json_response(419, "RejectedRecordsException", body));
+                }
+                Fault::ThrottleWrites { calls } if operation == "WriteRecords" && *calls > 0 => {
+                    *calls -= 1;
+                    return Ok(error(400, "ThrottlingException", "injected throttling"));
                 }
                 Fault::FailFirstSqsEntry { calls }
                     if operation == "SendMessageBatch" && *calls > 0 =>

@@ -89,9 +89,23 @@ pub async fn handle<S: BatchStore>(store: &S, event: SqsEvent) -> (SqsBatchRespo
             .copied()
             .chain(report.rejected.iter().map(|(i, _)| *i))
         {
-            let id = &ids[owner[index]];
-            if !failed_ids.contains(id) {
-                failed_ids.push(id.clone());
+            match owner.get(index).and_then(|m| ids.get(*m)) {
+                Some(id) => {
+                    if !failed_ids.contains(id) {
+                        failed_ids.push(id.clone());
+                    }
+                }
+                None => {
+                    // The store named a result that was not given: which message it
+                    // meant is unknown, so every message is retried (rewrites are
+                    // harmless).
+                    tracing::error!(index, results = results.len(), "the store reported a result index outside the batch; every message will be retried");
+                    for id in &ids {
+                        if !failed_ids.contains(id) {
+                            failed_ids.push(id.clone());
+                        }
+                    }
+                }
             }
         }
         if let Some(error) = &report.error {
