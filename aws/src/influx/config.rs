@@ -37,6 +37,12 @@ impl Token {
         self.0.is_empty()
     }
 
+    /// The token this one names: itself, or the secret its Secrets Manager ARN names
+    /// ([`resolve_token`]).
+    pub async fn resolve(&self, target: &AwsTarget) -> Result<Token, AwsError> {
+        resolve_token(target, &self.0).await
+    }
+
     /// The `Authorization` header value (`Token ...`), when there is a token.
     pub(crate) fn header(&self) -> Option<String> {
         (!self.0.is_empty()).then(|| format!("Token {}", self.0))

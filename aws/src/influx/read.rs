@@ -49,6 +49,7 @@ pub struct InfluxReader {
     token: Token,
     queries: InfluxQueries,
     max_rows: usize,
+    org: Option<String>,
 }
 
 impl InfluxReader {
@@ -75,6 +76,7 @@ impl InfluxReader {
             token,
             queries: InfluxQueries::default(),
             max_rows: DEFAULT_MAX_ROWS,
+            org: None,
         })
     }
 
@@ -85,6 +87,12 @@ impl InfluxReader {
     /// Ends each query after `timeout` instead of 60 s.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.client = Self::client(timeout);
+        self
+    }
+
+    /// Names the InfluxDB 2.x organisation in the hint of a missing DBRP mapping.
+    pub fn with_org_hint(mut self, org: Option<String>) -> Self {
+        self.org = org.filter(|o| !o.is_empty());
         self
     }
 
@@ -156,7 +164,13 @@ impl InfluxReader {
     /// Every execution scheduled in `window`, optionally of one check.
     pub async fn rows(&self, window: &Window, check_id: Option<&str>) -> Result<Vec<Row>, PortError> {
         let answer = self.query(&self.queries.samples(window, check_id)).await?;
-        parse_rows(&answer, &self.database, self.max_rows)
+        parse_rows(&answer, &self.database, self.max_rows).map_err(|e| match (&self.org, e) {
+            (Some(org), PortError::Permanent(m)) => PortError::Permanent(m.replace(
+                "influx v1 dbrp create",
+                &format!("influx v1 dbrp create --org {org}"),
+            )),
+            (_, e) => e,
+        })
     }
 }
 
