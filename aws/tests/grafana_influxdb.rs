@@ -17,9 +17,35 @@ use webmon_testkit::influx_servers::Influxd;
 
 /// InfluxQL words and functions the queries may use besides names.
 const INFLUXQL_WORDS: &[&str] = &[
-    "select", "from", "where", "and", "or", "as", "group", "by", "time", "fill", "none",
-    "order", "desc", "asc", "limit", "show", "tag", "values", "with", "key", "false",
-    "true", "count", "mean", "median", "percentile", "0", "50", "95",
+    "select",
+    "from",
+    "where",
+    "and",
+    "or",
+    "as",
+    "group",
+    "by",
+    "time",
+    "fill",
+    "none",
+    "order",
+    "desc",
+    "asc",
+    "limit",
+    "show",
+    "tag",
+    "values",
+    "with",
+    "key",
+    "false",
+    "true",
+    "count",
+    "mean",
+    "median",
+    "percentile",
+    "0",
+    "50",
+    "95",
 ];
 /// Grafana's own variables for the InfluxDB data source.
 const GRAFANA_VARIABLES: &[&str] = &["timeFilter", "__interval", "interval"];
@@ -44,7 +70,9 @@ fn written_names() -> (String, BTreeSet<String>, BTreeSet<String>) {
     let fields = rest.rsplit_once(' ').expect("timestamp").0;
     let mut parts = head.split(',');
     let measurement = parts.next().unwrap().to_string();
-    let tags = parts.map(|t| t.split('=').next().unwrap().to_string()).collect();
+    let tags = parts
+        .map(|t| t.split('=').next().unwrap().to_string())
+        .collect();
     let fields = fields
         .split(',')
         .map(|f| f.split('=').next().unwrap().to_string())
@@ -65,7 +93,10 @@ fn queries(d: &Value) -> Vec<(String, String)> {
     }
     for v in d["templating"]["list"].as_array().expect("variables") {
         if v["type"] == "query" {
-            out.push((format!("variable {}", v["name"]), v["query"].as_str().unwrap().into()));
+            out.push((
+                format!("variable {}", v["name"]),
+                v["query"].as_str().unwrap().into(),
+            ));
         }
     }
     out
@@ -124,7 +155,11 @@ fn queries_name_only_what_the_writer_writes() {
             assert_eq!(t["datasource"]["uid"], "${datasource}", "{}", p["title"]);
             assert_eq!(t["rawQuery"], true, "{}: raw InfluxQL", p["title"]);
             let q = t["query"].as_str().unwrap();
-            assert!(q.contains("$timeFilter"), "{}: not bound to the time range", p["title"]);
+            assert!(
+                q.contains("$timeFilter"),
+                "{}: not bound to the time range",
+                p["title"]
+            );
         }
     }
     let qs = queries(&d);
@@ -145,7 +180,10 @@ fn queries_name_only_what_the_writer_writes() {
             );
         }
         for w in &words {
-            assert!(INFLUXQL_WORDS.contains(&w.as_str()), "{place}: unexpected word {w:?}");
+            assert!(
+                INFLUXQL_WORDS.contains(&w.as_str()),
+                "{place}: unexpected word {w:?}"
+            );
         }
         for v in &vars {
             assert!(
@@ -160,15 +198,18 @@ fn queries_name_only_what_the_writer_writes() {
 async fn every_query_runs_on_influxdb_1x() {
     let server = Influxd::start().await.unwrap_or_else(|e| panic!("{e}"));
     server.create_database("webmon").await.unwrap();
-    let store = InfluxStore::new(InfluxConfig::v1(&server.url(), "webmon", Token::default()))
-        .unwrap();
+    let store =
+        InfluxStore::new(InfluxConfig::v1(&server.url(), "webmon", Token::default())).unwrap();
     store
         .write(&conformance::results_at(conformance::BASE_MS))
         .await
         .unwrap();
     // What Grafana puts in place of its variables (a multi-value region is a regex group).
     let values = BTreeMap::from([
-        ("$timeFilter", "time >= '2025-12-31T00:00:00Z' AND time <= '2026-01-02T00:00:00Z'"),
+        (
+            "$timeFilter",
+            "time >= '2025-12-31T00:00:00Z' AND time <= '2026-01-02T00:00:00Z'",
+        ),
         ("$__interval", "1m"),
         ("$check", "api"),
         ("$region", "(eu|us)"),

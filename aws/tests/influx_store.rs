@@ -83,8 +83,16 @@ async fn influxdb_1x_keeps_awkward_tags_and_gives_exact_percentiles() {
         (c.regions[0].p50_ms, c.regions[0].p95_ms),
         (Some(10.0), Some(19.0))
     );
-    assert!(store.samples(window, Some("shop")).await.unwrap().is_empty());
-    assert!(store.samples(window, Some("it's")).await.unwrap().is_empty());
+    assert!(store
+        .samples(window, Some("shop"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .samples(window, Some("it's"))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]

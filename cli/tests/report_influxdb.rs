@@ -156,11 +156,18 @@ async fn influxdb_report_and_dashboard_on_a_real_influxd() {
     assert_eq!(eu["region"], "eu-west-1");
     assert_eq!(eu["samples"], 20);
     assert_eq!(
-        [&eu["latency_p50_ms"], &eu["latency_p95_ms"], &eu["latency_p99_ms"]],
+        [
+            &eu["latency_p50_ms"],
+            &eu["latency_p95_ms"],
+            &eu["latency_p99_ms"]
+        ],
         [10.0, 19.0, 20.0]
     );
     let described = doc["source"].as_str().unwrap();
-    assert!(described.contains("InfluxDB database webmon"), "{described}");
+    assert!(
+        described.contains("InfluxDB database webmon"),
+        "{described}"
+    );
 
     // Errors name the database or the missing setting, never the token.
     let mut args = vec!["report", "--influx-bucket", "missing"];

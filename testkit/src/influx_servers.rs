@@ -187,7 +187,10 @@ bind-address = "127.0.0.1:{rpc}"
 
     /// Creates a database.
     pub async fn create_database(&self, name: &str) -> Result<(), String> {
-        let q = format!("CREATE DATABASE {}", webmon_aws::influx::influxql::quote_ident(name));
+        let q = format!(
+            "CREATE DATABASE {}",
+            webmon_aws::influx::influxql::quote_ident(name)
+        );
         let answer = self.query("", &q).await?;
         match answer["results"][0]["error"].as_str() {
             Some(e) => Err(format!("CREATE DATABASE {name}: {e}")),
@@ -226,7 +229,8 @@ impl VictoriaMetrics {
     /// `/api/v1/export` (one JSON object per series: `metric`, `values`, `timestamps`),
     /// after flushing what was just written.
     pub async fn export(&self, name: &str) -> Result<Vec<serde_json::Value>, String> {
-        let (status, text) = call("GET", &format!("{}/internal/force_flush", self.url()), "").await?;
+        let (status, text) =
+            call("GET", &format!("{}/internal/force_flush", self.url()), "").await?;
         if status != 200 {
             return Err(format!("force_flush answered {status}: {text}"));
         }

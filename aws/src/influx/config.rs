@@ -262,6 +262,9 @@ mod tests {
         c.token = Token::new(" ");
         assert!(c.validate().unwrap_err().to_string().contains(TOKEN_ENV));
         assert_eq!(WriteApi::parse(" V1 ").unwrap(), WriteApi::V1);
-        assert!(WriteApi::parse("v3").unwrap_err().to_string().contains(API_ENV));
+        assert!(WriteApi::parse("v3")
+            .unwrap_err()
+            .to_string()
+            .contains(API_ENV));
     }
 }

@@ -106,7 +106,10 @@ mod tests {
         assert_eq!(quote_ident(r#"a"b\c"#), r#""a\"b\\c""#);
         assert_eq!(literal(r"it's a \ test"), r"'it\'s a \\ test'");
         assert_eq!(literal("two\nlines"), r"'two\nlines'");
-        assert_eq!(time_literal(1_767_225_600_123), "'2026-01-01T00:00:00.123Z'");
+        assert_eq!(
+            time_literal(1_767_225_600_123),
+            "'2026-01-01T00:00:00.123Z'"
+        );
     }
 
     #[test]

@@ -162,7 +162,11 @@ impl InfluxReader {
     }
 
     /// Every execution scheduled in `window`, optionally of one check.
-    pub async fn rows(&self, window: &Window, check_id: Option<&str>) -> Result<Vec<Row>, PortError> {
+    pub async fn rows(
+        &self,
+        window: &Window,
+        check_id: Option<&str>,
+    ) -> Result<Vec<Row>, PortError> {
         let answer = self.query(&self.queries.samples(window, check_id)).await?;
         parse_rows(&answer, &self.database, self.max_rows).map_err(|e| match (&self.org, e) {
             (Some(org), PortError::Permanent(m)) => PortError::Permanent(m.replace(

@@ -18,15 +18,44 @@ fn answer(values: Value) -> Value {
 #[test]
 fn rows_take_tags_from_the_series_and_nulls_as_absent() {
     let a = answer(json!([
-        [1_767_225_600_000_i64, true, 200, null, null, 12.5, 6, 3.25, 0.5, 0.25, 0, 0.125],
-        ["2026-01-01T00:00:10.5Z", false, null, "timeout", "no answer", 0, 0, null, 0, 0, 0, 0]
+        [
+            1_767_225_600_000_i64,
+            true,
+            200,
+            null,
+            null,
+            12.5,
+            6,
+            3.25,
+            0.5,
+            0.25,
+            0,
+            0.125
+        ],
+        [
+            "2026-01-01T00:00:10.5Z",
+            false,
+            null,
+            "timeout",
+            "no answer",
+            0,
+            0,
+            null,
+            0,
+            0,
+            0,
+            0
+        ]
     ]));
     let rows = parse_rows(&a, "webmon", 10).unwrap();
     assert_eq!(rows.len(), 2);
     let ok = &rows[0].sample;
     assert_eq!(rows[0].url, "http://a");
     assert_eq!((ok.check_id.as_str(), ok.region.as_str()), ("api", "eu"));
-    assert_eq!((ok.scheduled_at_ms, ok.status_code), (1_767_225_600_000, Some(200)));
+    assert_eq!(
+        (ok.scheduled_at_ms, ok.status_code),
+        (1_767_225_600_000, Some(200))
+    );
     assert_eq!((ok.latency_avg_ms, ok.warm_ttfb_ms), (12.5, Some(3.25)));
     let failed = &rows[1].sample;
     assert_eq!(failed.scheduled_at_ms, 1_767_225_610_500);
@@ -56,7 +85,10 @@ fn an_empty_answer_is_no_rows() {
 fn errors_name_the_database_and_the_fix() {
     let a = json!({"results": [{"statement_id": 0, "error": "database not found: webmon"}]});
     let e = parse_rows(&a, "webmon", 10).unwrap_err().to_string();
-    assert!(e.contains("database webmon") && e.contains("dbrp create"), "{e}");
+    assert!(
+        e.contains("database webmon") && e.contains("dbrp create"),
+        "{e}"
+    );
     let a = json!({"results": [{"statement_id": 0, "partial": true, "series": []}]});
     let e = parse_rows(&a, "webmon", 10).unwrap_err().to_string();
     assert!(e.contains("max-row-limit"), "{e}");

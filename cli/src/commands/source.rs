@@ -144,17 +144,25 @@ impl SourceArgs {
             }
             Source::Influxdb => {
                 let i = &self.influx;
-                let url = i.influx_url.as_deref().filter(|u| !u.is_empty()).ok_or_else(|| {
-                    anyhow::anyhow!(
+                let url = i
+                    .influx_url
+                    .as_deref()
+                    .filter(|u| !u.is_empty())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
                         "failed to open the InfluxDB store: --influx-url (or {URL_ENV}) is not set"
                     )
-                })?;
+                    })?;
                 let token = match &i.influx_token {
                     None => Token::default(),
                     Some(token) => {
                         let target = AwsTarget {
                             region: self.timestream.region.clone(),
-                            endpoint_url: self.timestream.endpoint_url.clone().filter(|u| !u.is_empty()),
+                            endpoint_url: self
+                                .timestream
+                                .endpoint_url
+                                .clone()
+                                .filter(|u| !u.is_empty()),
                         };
                         token
                             .resolve(&target)
