@@ -32,12 +32,14 @@ pub struct TransportError {
 pub struct HttpsClient {
     inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
+    max_response_bytes: usize,
 }
 
 impl std::fmt::Debug for HttpsClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpsClient")
             .field("timeout", &self.timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -65,7 +67,18 @@ impl HttpsClient {
         let inner = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        Self { inner, timeout }
+        Self {
+            inner,
+            timeout,
+            max_response_bytes: MAX_RESPONSE_BYTES,
+        }
+    }
+
+    /// Reads answers of up to `bytes` instead of [`MAX_RESPONSE_BYTES`] (a query API's
+    /// answers are larger than a write API's).
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
     }
 
     /// Sends a request and reads the whole response, whatever its status.
@@ -88,7 +101,7 @@ impl HttpsClient {
                 .await
                 .map_err(|e| fail(error_chain(&e)))?;
             let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE_BYTES)
+            let body = Limited::new(body, self.max_response_bytes)
                 .collect()
                 .await
                 .map_err(|e| fail(format!("failed to read the response body: {e}")))?

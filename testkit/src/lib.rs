@@ -8,6 +8,8 @@
 //! - [`http_recorder`]: an HTTP server on 127.0.0.1 that records every request and
 //!   answers from a script.
 //! - [`bench_target`]: the benchmark's delay server, answering exactly at its deadline.
+//! - [`influx_servers`]: real InfluxDB 1.x (`influxd`) and VictoriaMetrics servers on
+//!   127.0.0.1, started and stopped by the tests.
 //! - [`conformance`]: the one test suite every result store passes, written against
 //!   the ports.
 //! - [`TargetServer`]: the demo target, re-exported for the tests that start it.
@@ -17,5 +19,6 @@ pub mod canned;
 pub mod conformance;
 pub mod emulator;
 pub mod http_recorder;
+pub mod influx_servers;
 
 pub use webmon_demo_target::TargetServer;

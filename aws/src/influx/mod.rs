@@ -1,12 +1,15 @@
-//! The result store in an InfluxDB-compatible database (InfluxDB 2 and 3, Timestream for
-//! InfluxDB), a [`ResultStore`] and a [`BatchStore`] like the Timestream one.
+//! The result store in an InfluxDB-compatible database (InfluxDB 1.x, 2.x, 3.x,
+//! Timestream for InfluxDB), writes and reads: a [`ResultStore`] and a [`BatchStore`]
+//! like the Timestream one, and a [`ResultReader`] ([`read`], over InfluxQL: [`influxql`]).
+//! The versions each part works with are in docs/influxdb.md.
 //!
 //! One line-protocol point per result ([`line`]): measurement `probe`, tags `check_id`,
 //! `region`, `url` and `tag_<name>` per check tag, the same measures as the Timestream
 //! record as fields, timestamp = scheduled time in milliseconds. Points go by `POST
-//! /api/v2/write?org=..&bucket=..&precision=ms`, up to 5,000 per request, gzipped above
-//! 1 KiB. A point written twice with the same tags and time is overwritten, so replays
-//! are harmless. 429 and 5xx answers and transport failures are retried with backoff
+//! /api/v2/write?org=..&bucket=..&precision=ms` or, with [`WriteApi::V1`], `POST
+//! /write?db=..&precision=ms`, up to 5,000 per request, gzipped above 1 KiB. A point
+//! written twice with the same tags and time is overwritten, so replays are harmless.
+//! 429 and 5xx answers and transport failures are retried with backoff
 //! ([`is_retriable_status`]); other 4xx answers are refused for good, with the answer's
 //! body as the reason. The token never reaches a log line or an error message.
 
@@ -14,161 +17,33 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use tracing::Instrument;
 use webmon_core::ports::{PortError, ResultStore};
+use webmon_core::read::model::{Failures, Overview, Phases, Series, Window};
+use webmon_core::read::{ResultReader, Sample};
 use webmon_core::result::ProbeResult;
 
-use crate::config::{env, env_or, AwsTarget};
 use crate::https::HttpsClient;
 use crate::store::{BatchStore, WriteReport};
 use crate::AwsError;
 
+mod config;
+pub mod influxql;
 pub mod line;
+pub mod read;
 
+pub use config::{
+    query_encode, resolve_token, InfluxConfig, Token, WriteApi, API_ENV, BUCKET_ENV, MAX_LINES,
+    ORG_ENV, TOKEN_ENV, URL_ENV,
+};
 pub use line::to_line;
+pub use read::InfluxReader;
 
-/// Environment variables of the sink.
-pub const URL_ENV: &str = "WEBMON_INFLUX_URL";
-/// See [`URL_ENV`].
-pub const ORG_ENV: &str = "WEBMON_INFLUX_ORG";
-/// See [`URL_ENV`].
-pub const BUCKET_ENV: &str = "WEBMON_INFLUX_BUCKET";
-/// The API token, or the ARN of a Secrets Manager secret holding it.
-pub const TOKEN_ENV: &str = "WEBMON_INFLUX_TOKEN";
-/// Most points per write request (InfluxDB's advice).
-pub const MAX_LINES: usize = 5_000;
 /// Bodies at least this long are gzipped.
 const GZIP_FROM: usize = 1024;
 /// Longest answer body kept in a reason.
 const MAX_REASON: usize = 512;
-
-/// An API token. Its `Debug` hides it, so it cannot leak through a logged config.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    /// Wraps a token.
-    pub fn new(token: impl Into<String>) -> Self {
-        Self(token.into())
-    }
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
-
-/// Where and how to write.
-#[derive(Debug, Clone)]
-pub struct InfluxConfig {
-    /// Base URL, e.g. `https://influx.example.net:8086`.
-    pub url: String,
-    /// Organisation (name or id).
-    pub org: String,
-    /// Bucket (InfluxDB 3: the database).
-    pub bucket: String,
-    /// API token, sent as `Authorization: Token ...`.
-    pub token: Token,
-    /// Points per request, 1 to [`MAX_LINES`].
-    pub max_lines: usize,
-    /// Attempts per request, at least 1.
-    pub max_attempts: u32,
-    /// First retry delay; doubled on each retry, at most 5 s (or the `Retry-After`).
-    pub backoff: Duration,
-    /// Deadline of one request.
-    pub timeout: Duration,
-}
-
-impl InfluxConfig {
-    /// A configuration with the default limits.
-    pub fn new(url: &str, org: &str, bucket: &str, token: Token) -> Self {
-        Self {
-            url: url.trim_end_matches('/').to_string(),
-            org: org.into(),
-            bucket: bucket.into(),
-            token,
-            max_lines: MAX_LINES,
-            max_attempts: 5,
-            backoff: Duration::from_millis(200),
-            timeout: Duration::from_secs(10),
-        }
-    }
-
-    /// Reads `WEBMON_INFLUX_URL`, `_ORG`, `_BUCKET` and `_TOKEN` (the token, or the ARN
-    /// of a Secrets Manager secret holding it, read through `target`'s endpoint).
-    pub async fn from_env(target: &AwsTarget) -> Result<Self, AwsError> {
-        let token = resolve_token(target, &env(TOKEN_ENV)?).await?;
-        let config = Self::new(
-            &env(URL_ENV)?,
-            &env(ORG_ENV)?,
-            &env_or(BUCKET_ENV, "webmon"),
-            token,
-        );
-        config.validate()?;
-        Ok(config)
-    }
-
-    /// Checks the URL and the limits.
-    pub fn validate(&self) -> Result<(), AwsError> {
-        let bad = |name: &str, reason: String| {
-            Err(AwsError::Setting {
-                name: name.into(),
-                reason,
-            })
-        };
-        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            return bad(URL_ENV, format!("{:?} is not an http(s) URL", self.url));
-        }
-        if self.org.is_empty() {
-            return bad(ORG_ENV, "is empty".into());
-        }
-        if self.bucket.is_empty() {
-            return bad(BUCKET_ENV, "is empty".into());
-        }
-        if self.token.0.is_empty() {
-            return bad(TOKEN_ENV, "is empty".into());
-        }
-        if !(1..=MAX_LINES).contains(&self.max_lines) {
-            return bad(
-                "influx max_lines",
-                format!("{} is not within 1..={MAX_LINES}", self.max_lines),
-            );
-        }
-        if self.max_attempts == 0 {
-            return bad("influx max_attempts", "must be at least 1".into());
-        }
-        Ok(())
-    }
-
-    /// The write URL (org and bucket query-encoded).
-    pub fn write_url(&self) -> String {
-        format!(
-            "{}/api/v2/write?org={}&bucket={}&precision=ms",
-            self.url,
-            query_encode(&self.org),
-            query_encode(&self.bucket)
-        )
-    }
-}
-
-/// The token `value` names: itself, or when it is a Secrets Manager ARN the secret's
-/// value (a JSON secret's `token` field, or the whole string), read in the ARN's region.
-pub async fn resolve_token(target: &AwsTarget, value: &str) -> Result<Token, AwsError> {
-    let value = value.trim();
-    let parts: Vec<&str> = value.splitn(5, ':').collect();
-    if parts.len() < 5 || parts[0] != "arn" || parts[2] != "secretsmanager" {
-        return Ok(Token::new(value));
-    }
-    let region = Some(parts[3]).filter(|r| !r.is_empty());
-    let target = AwsTarget {
-        region: region.map(str::to_string).or_else(|| target.region.clone()),
-        endpoint_url: target.endpoint_url.clone(),
-    };
-    Ok(Token::new(
-        crate::secrets::read_secret(&target, value, "token").await?,
-    ))
-}
 
 /// The retry decision for an answer: throttling, timeouts and server failures may pass
 /// later; any other 4xx (bad point, bad token, missing bucket) will not.
@@ -176,12 +51,14 @@ pub fn is_retriable_status(status: u16) -> bool {
     matches!(status, 408 | 429) || (500..=599).contains(&status) && status != 501
 }
 
-/// The InfluxDB write API.
+/// The InfluxDB store: writes through the configured write API, reads through
+/// [`InfluxReader`] (InfluxQL over `/query`) on the same URL, bucket and token.
 #[derive(Debug, Clone)]
 pub struct InfluxStore {
     config: InfluxConfig,
     client: HttpsClient,
     write_url: String,
+    reader: InfluxReader,
 }
 
 /// What became of one request.
@@ -198,6 +75,8 @@ impl InfluxStore {
         Ok(Self {
             client: HttpsClient::new(config.timeout),
             write_url: config.write_url(),
+            reader: InfluxReader::new(&config.url, &config.bucket, config.token.clone())?
+                .with_timeout(config.timeout.max(Duration::from_secs(30))),
             config,
         })
     }
@@ -245,14 +124,13 @@ impl InfluxStore {
         loop {
             attempt += 1;
             let mut request = http::Request::post(&self.write_url)
-                .header(
-                    http::header::AUTHORIZATION,
-                    format!("Token {}", self.config.token.0),
-                )
                 .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
                 .header(http::header::ACCEPT, "application/json");
             if gzip {
                 request = request.header(http::header::CONTENT_ENCODING, "gzip");
+            }
+            if let Some(auth) = self.config.token.header() {
+                request = request.header(http::header::AUTHORIZATION, auth);
             }
             let request = match request.body(payload.clone()) {
                 Ok(r) => r,
@@ -275,11 +153,16 @@ impl InfluxStore {
                         .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
                         .map(Duration::from_secs);
                     let text = String::from_utf8_lossy(answer.body());
-                    let reason = format!(
+                    let mut reason = format!(
                         "failed to write to InfluxDB bucket {}: status {status}: {}",
                         self.config.bucket,
                         clip(text.trim())
                     );
+                    if status == 404 && self.config.api == WriteApi::V2 {
+                        reason.push_str(&format!(
+                            " (no /api/v2/write here: InfluxDB 1.7 and older have only the v1 API; set {API_ENV}=v1)"
+                        ));
+                    }
                     (reason, is_retriable_status(status), retry_after)
                 }
                 Err(e) => (e.to_string(), true, None),
@@ -314,6 +197,56 @@ impl ResultStore for InfluxStore {
     }
 }
 
+impl InfluxStore {
+    /// The reader over the same database.
+    pub fn reader(&self) -> &InfluxReader {
+        &self.reader
+    }
+}
+
+impl ResultReader for InfluxStore {
+    fn overview(&self, window: Window) -> BoxFuture<'_, Result<Overview, PortError>> {
+        self.reader.overview(window)
+    }
+
+    fn series<'a>(
+        &'a self,
+        check_id: &'a str,
+        window: Window,
+    ) -> BoxFuture<'a, Result<Series, PortError>> {
+        self.reader.series(check_id, window)
+    }
+
+    fn phases<'a>(
+        &'a self,
+        check_id: &'a str,
+        window: Window,
+    ) -> BoxFuture<'a, Result<Phases, PortError>> {
+        self.reader.phases(check_id, window)
+    }
+
+    fn failures<'a>(
+        &'a self,
+        check_id: &'a str,
+        window: Window,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Failures, PortError>> {
+        self.reader.failures(check_id, window, limit)
+    }
+
+    fn samples<'a>(
+        &'a self,
+        window: Window,
+        check_id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<Sample>, PortError>> {
+        self.reader.samples(window, check_id)
+    }
+
+    fn describe(&self) -> String {
+        self.reader.describe()
+    }
+}
+
 fn gzip_bytes(data: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(data.len() / 4),
@@ -323,19 +256,6 @@ fn gzip_bytes(data: &[u8]) -> Vec<u8> {
         .write_all(data)
         .and_then(|_| encoder.finish())
         .expect("writing to memory does not fail")
-}
-
-/// Percent-encodes a query component (everything but unreserved characters).
-fn query_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn clip(text: &str) -> &str {
@@ -361,29 +281,5 @@ mod tests {
         for s in [400, 401, 403, 404, 413, 422, 501] {
             assert!(!is_retriable_status(s), "{s}");
         }
-    }
-
-    #[test]
-    fn write_url_encodes_org_and_bucket() {
-        let c = InfluxConfig::new("http://127.0.0.1:8086/", "my org", "a&b", Token::new("t"));
-        assert_eq!(
-            c.write_url(),
-            "http://127.0.0.1:8086/api/v2/write?org=my%20org&bucket=a%26b&precision=ms"
-        );
-    }
-
-    #[test]
-    fn token_never_shows_in_debug() {
-        let c = InfluxConfig::new("http://h", "o", "b", Token::new("s3cr3t-token"));
-        assert!(!format!("{c:?}").contains("s3cr3t"));
-    }
-
-    #[test]
-    fn bad_settings_are_named() {
-        let mut c = InfluxConfig::new("ftp://h", "o", "b", Token::new("t"));
-        assert!(c.validate().unwrap_err().to_string().contains(URL_ENV));
-        c.url = "http://h".into();
-        c.max_lines = MAX_LINES + 1;
-        assert!(c.validate().unwrap_err().to_string().contains("max_lines"));
     }
 }

@@ -1,12 +1,13 @@
 //! Where `webmon report` and `webmon dashboard` read results from: the flags they share
-//! (`--source`, `--db`, the Timestream table) and the one place that turns them into a
-//! [`ResultReader`].
+//! (`--source`, `--db`, the Timestream table, the InfluxDB database) and the one place
+//! that turns them into a [`ResultReader`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use webmon_aws::config::{AwsTarget, ENDPOINT_ENV};
+use webmon_aws::influx::{InfluxReader, Token, BUCKET_ENV, ORG_ENV, TOKEN_ENV, URL_ENV};
 use webmon_aws::timestream::query::TimestreamQuery;
 use webmon_aws::timestream::{TimestreamQueries, TimestreamReader, DATABASE_ENV, TABLE_ENV};
 use webmon_core::read::ResultReader;
@@ -19,6 +20,45 @@ pub enum Source {
     Sqlite,
     /// Amazon Timestream, written by the writer Lambda (`--database`, `--table`).
     Timestream,
+    /// InfluxDB 1.x, 2.x or 3.x, written by the writer Lambda (`--influx-url`,
+    /// `--influx-bucket`, `--influx-token`).
+    Influxdb,
+}
+
+/// Where the InfluxDB database is (`--source influxdb`). Reads go through InfluxQL on
+/// the `/query` endpoint (docs/influxdb.md).
+#[derive(clap::Args, Debug, Clone)]
+pub struct InfluxArgs {
+    /// InfluxDB base URL, e.g. `https://host:8086` (with `--source influxdb`).
+    #[arg(long, env = URL_ENV, value_name = "URL")]
+    pub influx_url: Option<String>,
+    /// InfluxDB 2.x organisation: only named in error hints (reads need no org).
+    #[arg(long, env = ORG_ENV, value_name = "ORG")]
+    pub influx_org: Option<String>,
+    /// Bucket (2.x, through its DBRP mapping) or database (1.x, 3.x) to read.
+    #[arg(
+        long,
+        visible_alias = "influx-database",
+        env = BUCKET_ENV,
+        default_value = "webmon",
+        value_name = "BUCKET"
+    )]
+    pub influx_bucket: String,
+    /// API token, or the ARN of a Secrets Manager secret holding it; prefer the
+    /// environment variable to the flag (a flag shows in the process list). Empty for
+    /// InfluxDB 1.x without authentication.
+    #[arg(
+        long,
+        env = TOKEN_ENV,
+        hide_env_values = true,
+        value_name = "TOKEN",
+        value_parser = parse_token
+    )]
+    pub influx_token: Option<Token>,
+}
+
+fn parse_token(value: &str) -> Result<Token, String> {
+    Ok(Token::new(value))
 }
 
 /// Where the Timestream table is (`--source timestream`).
@@ -55,6 +95,9 @@ pub struct SourceArgs {
     /// The Timestream table (with `--source timestream`).
     #[command(flatten)]
     pub timestream: TimestreamArgs,
+    /// The InfluxDB database (with `--source influxdb`).
+    #[command(flatten)]
+    pub influx: InfluxArgs,
 }
 
 /// How a command opens an SQLite file.
@@ -98,6 +141,38 @@ impl SourceArgs {
                     .await
                     .context("failed to set up the Timestream query client")?;
                 Ok(Arc::new(TimestreamReader::new(Arc::new(runner), queries)))
+            }
+            Source::Influxdb => {
+                let i = &self.influx;
+                let url = i
+                    .influx_url
+                    .as_deref()
+                    .filter(|u| !u.is_empty())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                        "failed to open the InfluxDB store: --influx-url (or {URL_ENV}) is not set"
+                    )
+                    })?;
+                let token = match &i.influx_token {
+                    None => Token::default(),
+                    Some(token) => {
+                        let target = AwsTarget {
+                            region: self.timestream.region.clone(),
+                            endpoint_url: self
+                                .timestream
+                                .endpoint_url
+                                .clone()
+                                .filter(|u| !u.is_empty()),
+                        };
+                        token
+                            .resolve(&target)
+                            .await
+                            .context("failed to read the InfluxDB token")?
+                    }
+                };
+                let reader = InfluxReader::new(url, &i.influx_bucket, token)
+                    .context("failed to open the InfluxDB store")?;
+                Ok(Arc::new(reader.with_org_hint(i.influx_org.clone())))
             }
         }
     }

@@ -2,8 +2,10 @@
 //! Timestream and InfluxDB stores implement, and [`model`], the types it returns. The
 //! dashboard and `webmon report` are written against this port only, so a new store
 //! serves both by implementing it (and passing the shared conformance suite in
-//! `webmon-testkit`).
+//! `webmon-testkit`). A store that can only return raw rows builds the dashboard's
+//! views from them with [`derive`].
 
+pub mod derive;
 pub mod model;
 mod sample;
 

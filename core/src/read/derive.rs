@@ -1,0 +1,236 @@
+//! The dashboard's views computed from raw [`Sample`]s, for a store that returns one
+//! row per execution (InfluxDB over InfluxQL): the same figures as `webmon report`
+//! (nearest-rank percentiles from [`crate::report`]), so every reader built on these
+//! agrees with the report exactly. Pure functions, no I/O.
+
+use std::collections::BTreeMap;
+
+use super::model::{
+    CheckOverview, Failure, Failures, Health, LastResult, Overview, Phases, RegionOverview,
+    RegionPhases, RegionSeries, Series, Window,
+};
+use super::Sample;
+use crate::report::{percentile, summarize};
+
+fn in_window(window: &Window, at_ms: i64) -> bool {
+    (window.from_ms..=window.to_ms).contains(&at_ms)
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    percentile(&values, 50.0)
+}
+
+/// The overview of `samples` in `window`; `urls` maps a check to the URL of its most
+/// recent result (absent: empty).
+pub fn overview(samples: &[Sample], urls: &BTreeMap<String, String>, window: Window) -> Overview {
+    let samples: Vec<Sample> = samples
+        .iter()
+        .filter(|s| in_window(&window, s.scheduled_at_ms))
+        .cloned()
+        .collect();
+    let mut last: BTreeMap<(&str, &str), &Sample> = BTreeMap::new();
+    for s in &samples {
+        let entry = last
+            .entry((s.check_id.as_str(), s.region.as_str()))
+            .or_insert(s);
+        if s.scheduled_at_ms > entry.scheduled_at_ms {
+            *entry = s;
+        }
+    }
+    let mut checks: Vec<CheckOverview> = Vec::new();
+    for stats in summarize(&samples) {
+        let l = last[&(stats.check_id.as_str(), stats.region.as_str())];
+        let region = RegionOverview {
+            region: stats.region,
+            samples: stats.samples,
+            passed: stats.available,
+            availability_pct: stats.availability_pct,
+            p50_ms: stats.latency_p50_ms,
+            p95_ms: stats.latency_p95_ms,
+            last: LastResult {
+                at_ms: l.scheduled_at_ms,
+                available: l.available,
+                status_code: l.status_code,
+                error_class: l.error_class.clone(),
+                error_message: l.error_message.clone(),
+            },
+        };
+        match checks.last_mut() {
+            Some(c) if c.check_id == stats.check_id => c.regions.push(region),
+            _ => checks.push(CheckOverview {
+                url: urls.get(&stats.check_id).cloned().unwrap_or_default(),
+                check_id: stats.check_id,
+                health: Health::Up,
+                regions: vec![region],
+            }),
+        }
+    }
+    for c in &mut checks {
+        c.health = Health::from_last(c.regions.iter().map(|r| r.last.available));
+    }
+    Overview { window, checks }
+}
+
+/// Mean answered latency and failures of `check_id` per region and
+/// [`Window::bucket_ms`] bucket.
+pub fn series(samples: &[Sample], check_id: &str, window: Window) -> Series {
+    let bucket_ms = window.bucket_ms();
+    // region -> bucket start -> (latency sum, answered, failures)
+    let mut buckets: BTreeMap<&str, BTreeMap<i64, (f64, u64, u64)>> = BTreeMap::new();
+    for s in samples
+        .iter()
+        .filter(|s| s.check_id == check_id && in_window(&window, s.scheduled_at_ms))
+    {
+        let start = s.scheduled_at_ms - s.scheduled_at_ms.rem_euclid(bucket_ms);
+        let b = buckets
+            .entry(s.region.as_str())
+            .or_default()
+            .entry(start)
+            .or_default();
+        if s.status_code.is_some() {
+            b.0 += s.latency_avg_ms;
+            b.1 += 1;
+        }
+        if !s.available {
+            b.2 += 1;
+        }
+    }
+    let regions = buckets
+        .into_iter()
+        .map(|(region, points)| {
+            let mut series = RegionSeries {
+                region: region.to_string(),
+                t_ms: vec![],
+                latency_ms: vec![],
+                failures: vec![],
+            };
+            for (t, (sum, answered, failures)) in points {
+                series.t_ms.push(t);
+                series
+                    .latency_ms
+                    .push((answered > 0).then(|| sum / answered as f64));
+                series.failures.push(failures);
+            }
+            series
+        })
+        .collect();
+    Series {
+        check_id: check_id.to_string(),
+        window,
+        bucket_ms,
+        regions,
+    }
+}
+
+/// Median cold phases of the answered executions of `check_id`, per region.
+pub fn phases(samples: &[Sample], check_id: &str, window: Window) -> Phases {
+    let mut by_region: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();
+    for s in samples.iter().filter(|s| {
+        s.check_id == check_id && in_window(&window, s.scheduled_at_ms) && s.status_code.is_some()
+    }) {
+        by_region.entry(s.region.as_str()).or_default().push(s);
+    }
+    let regions = by_region
+        .into_iter()
+        .map(|(region, ss)| {
+            let med =
+                |f: fn(&Sample) -> f64| median(ss.iter().map(|s| f(s)).collect()).unwrap_or(0.0);
+            RegionPhases {
+                region: region.to_string(),
+                samples: ss.len() as u64,
+                dns_ms: med(|s| s.dns_ms),
+                connect_ms: med(|s| s.connect_ms),
+                tls_ms: med(|s| s.tls_ms),
+                ttfb_ms: med(|s| s.cold_ttfb_ms),
+                transfer_ms: med(|s| s.transfer_ms),
+                warm_ttfb_ms: median(ss.iter().filter_map(|s| s.warm_ttfb_ms).collect()),
+            }
+        })
+        .collect();
+    Phases {
+        check_id: check_id.to_string(),
+        window,
+        regions,
+    }
+}
+
+/// The newest `limit` failures of `check_id`, newest first (then by region).
+pub fn failures(samples: &[Sample], check_id: &str, window: Window, limit: usize) -> Failures {
+    let mut failed: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.check_id == check_id && !s.available && in_window(&window, s.scheduled_at_ms))
+        .collect();
+    failed.sort_by(|a, b| {
+        b.scheduled_at_ms
+            .cmp(&a.scheduled_at_ms)
+            .then_with(|| a.region.cmp(&b.region))
+    });
+    let failures = failed
+        .into_iter()
+        .take(limit)
+        .map(|s| Failure {
+            at_ms: s.scheduled_at_ms,
+            region: s.region.clone(),
+            status_code: s.status_code,
+            error_class: s.error_class.clone(),
+            error_message: s.error_message.clone(),
+        })
+        .collect();
+    Failures {
+        check_id: check_id.to_string(),
+        window,
+        failures,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(region: &str, at: i64, ms: f64, ok: bool) -> Sample {
+        Sample {
+            check_id: "api".into(),
+            region: region.into(),
+            scheduled_at_ms: at,
+            available: ok,
+            status_code: Some(if ok { 200 } else { 503 }),
+            error_class: (!ok).then(|| "http_status".into()),
+            error_message: None,
+            latency_avg_ms: ms,
+            cold_ttfb_ms: ms / 2.0,
+            warm_ttfb_ms: None,
+            dns_ms: 1.0,
+            connect_ms: 2.0,
+            tls_ms: 3.0,
+            transfer_ms: 4.0,
+        }
+    }
+
+    #[test]
+    fn views_agree_with_the_report() {
+        let window = Window {
+            from_ms: 0,
+            to_ms: 100_000,
+        };
+        let mut all: Vec<Sample> = (1..=20)
+            .map(|i| sample("eu", i * 1000, i as f64, i != 20))
+            .collect();
+        all.push(sample("eu", 200_000, 999.0, true));
+        let urls = BTreeMap::from([("api".to_string(), "http://a".to_string())]);
+        let o = overview(&all, &urls, window);
+        let eu = &o.checks[0].regions[0];
+        assert_eq!((eu.samples, eu.passed), (20, 19));
+        assert_eq!((eu.p50_ms, eu.p95_ms), (Some(10.0), Some(19.0)));
+        assert_eq!((eu.last.at_ms, eu.last.available), (20_000, false));
+        assert_eq!(o.checks[0].url, "http://a");
+        assert_eq!(o.checks[0].health, Health::Down);
+        let f = failures(&all, "api", window, 5);
+        assert_eq!(f.failures.len(), 1);
+        let p = phases(&all, "api", window);
+        assert_eq!((p.regions[0].samples, p.regions[0].ttfb_ms), (20, 5.0));
+        let s = series(&all, "api", window);
+        assert_eq!(s.regions[0].failures.iter().sum::<u64>(), 1);
+        assert!(series(&all, "web", window).regions.is_empty());
+    }
+}
