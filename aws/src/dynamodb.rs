@@ -327,16 +327,7 @@ pub fn item_id(item: &serde_dynamo::Item) -> Option<String> {
     })
 }
 
-/// The probe Lambda's timeout, as the programs deploy it (`probeTimeoutSeconds`) and
-/// `docs/aws.md` documents it.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The time a check's executions may take in one invocation, counted from the start of
-/// the trigger minute: the probe's timeout less the margin it keeps to send its results
-/// ([`crate::service::probe::DEADLINE_MARGIN`]).
-pub fn probe_time_budget() -> Duration {
-    PROBE_TIMEOUT - crate::service::probe::DEADLINE_MARGIN
-}
+pub use crate::budget::{probe_time_budget, DEADLINE_MARGIN, PROBE_TIMEOUT};
 
 /// Refuses a check whose last execution of a trigger minute (its offset, plus the
 /// earlier rounds of a sub-minute interval) plus `requests` x `timeout` would run past
@@ -371,7 +362,7 @@ pub fn check_fits_budget(check: &Check, budget: Duration) -> Result<(), Validati
             end_ms as f64 / 1000.0,
             budget.as_secs(),
             PROBE_TIMEOUT.as_secs(),
-            crate::service::probe::DEADLINE_MARGIN.as_secs(),
+            DEADLINE_MARGIN.as_secs(),
         ),
     ))
 }

@@ -11,6 +11,7 @@
 //! - [`service`]: the use cases: reconcile a region's rules from a stream batch or a
 //!   resync ([`service::reconcile`]), probe a trigger ([`service::probe`]), write a
 //!   batch of result messages ([`service::write`]).
+//! - [`budget`]: the probe Lambda's time budget.
 //! - [`config`]: shared SDK configuration, with the `WEBMON_AWS_ENDPOINT_URL` override
 //!   (an emulator such as moto's server) and static credentials for it.
 //! - [`dynamodb`]: the check table, a [`webmon_core::ports::CheckRepository`]; items are
@@ -31,6 +32,7 @@
 //! - [`https`]: the HTTP(S) client for the non-AWS endpoints (InfluxDB, OTLP).
 //! - [`error`]: the crate's one error type and the retry decision.
 
+pub mod budget;
 pub mod config;
 pub mod dynamodb;
 pub mod envelope;

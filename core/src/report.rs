@@ -25,6 +25,7 @@
 //! side by side, fastest and slowest marked), [`render`] (table and CSV).
 
 pub mod by_region;
+pub mod derive;
 pub mod render;
 pub mod window;
 

@@ -4,7 +4,7 @@
 //!
 //! The query returns **one row per execution** and the figures are computed here, from
 //! the rows, with the report's own functions ([`webmon_core::report`] for `samples`,
-//! [`webmon_core::read::derive`] for the dashboard): exact nearest-rank percentiles,
+//! [`webmon_core::report::derive`] for the dashboard): exact nearest-rank percentiles,
 //! the same as the SQLite store and the Timestream report, on every InfluxDB version.
 //! The cost is one row per execution; a reader refuses answers of more than
 //! [`DEFAULT_MAX_ROWS`] rows (or [`MAX_ANSWER_BYTES`]), asking for a narrower window.
@@ -17,7 +17,8 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 use webmon_core::ports::PortError;
 use webmon_core::read::model::{Failures, Overview, Phases, Series, Window};
-use webmon_core::read::{derive, ResultReader, Sample};
+use webmon_core::read::{ResultReader, Sample};
+use webmon_core::report::derive;
 
 use super::config::{query_encode, Token};
 use super::influxql::InfluxQueries;

@@ -35,8 +35,7 @@ use webmon_core::schedule::{executions_in_trigger, GroupKey};
 pub const FLUSH_RESULTS: usize = 100;
 /// Longest a result waits in the buffer before it is sent.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
-/// Time kept before the invocation deadline to cancel what runs and send the rest.
-pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+pub use crate::budget::DEADLINE_MARGIN;
 /// Oldest trigger probed; older ones are dropped (the probe's `maximumEventAgeInSeconds`).
 pub const MAX_TRIGGER_AGE: Duration = Duration::from_secs(60);
 /// Message of the results cancelled at the deadline.

@@ -5,7 +5,6 @@
 //! `webmon-testkit`). A store that can only return raw rows builds the dashboard's
 //! views from them with [`derive`].
 
-pub mod derive;
 pub mod model;
 mod sample;
 

@@ -5,12 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{
+use super::Sample;
+use super::{percentile, summarize};
+use crate::read::model::{
     CheckOverview, Failure, Failures, Health, LastResult, Overview, Phases, RegionOverview,
     RegionPhases, RegionSeries, Series, Window,
 };
-use super::Sample;
-use crate::report::{percentile, summarize};
 
 fn in_window(window: &Window, at_ms: i64) -> bool {
     (window.from_ms..=window.to_ms).contains(&at_ms)
