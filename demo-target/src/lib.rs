@@ -18,6 +18,7 @@
 //! | `/chunked` | a body in several chunks, no `Content-Length` |
 //! | `/json` | `{"status":"ok",...}` |
 //! | `/headers` | the request headers as a JSON object |
+//! | `/delays/{ms},{ms},...` | 200 after the listed delays in turn: the n-th request to a `/delays` route waits the n-th delay of its list (cycling) |
 //! | `/alternate` | 200, `{"phase":"first"}` with `x-phase: first` on odd-numbered requests to this route (1st, 3rd, ...), `{"phase":"second"}` with `x-phase: second` on even-numbered ones |
 //!
 //! Every response carries `x-webmon-target: 1`. The server counts the connections it
@@ -64,6 +65,7 @@ struct Counters {
     in_flight: AtomicU64,
     peak_in_flight: AtomicU64,
     alternate: AtomicU64,
+    delays: AtomicU64,
 }
 
 /// Holds one request in the in-flight count while it is answered.
@@ -343,6 +345,22 @@ async fn route(req: Request<Incoming>, timer: PreciseTimer, counters: &Counters)
                 http::HeaderValue::from_static("application/json"),
             );
             response
+        }
+        ("delays", 2) => {
+            let list: Option<Vec<u64>> = parts[1].split(',').map(|d| d.parse().ok()).collect();
+            match list.filter(|l| !l.is_empty() && l.iter().all(|&d| d <= 60_000)) {
+                Some(list) => {
+                    let n = counters.delays.fetch_add(1, Ordering::SeqCst) as usize;
+                    timer
+                        .sleep(Duration::from_millis(list[n % list.len()]))
+                        .await;
+                    full(StatusCode::OK, "ok\n")
+                }
+                None => full(
+                    StatusCode::BAD_REQUEST,
+                    "delays must be numbers up to 60000\n",
+                ),
+            }
         }
         ("alternate", 1) => {
             let n = counters.alternate.fetch_add(1, Ordering::SeqCst) + 1;
