@@ -153,7 +153,7 @@ fn every_rule_is_a_clock_aligned_cron() {
         // The trigger period divides the interval (or is a minute, below one).
         let trigger = key.trigger_seconds();
         assert!(
-            key.interval.is_sub_minute() || key.interval.seconds() % trigger == 0,
+            key.interval.is_sub_minute() || key.interval.seconds().is_multiple_of(trigger),
             "{text}: trigger {trigger} s"
         );
     }
