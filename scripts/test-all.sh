@@ -33,8 +33,8 @@ step() {
 # Steps
 # ---------------------------------------------------------------------------------------
 
-# Every crate: unit tests, integration tests (real servers on 127.0.0.1), CLI tests
-# that run the real `webmon` binary, doc tests.
+# Every crate: unit tests, integration tests (real servers on 127.0.0.1) and CLI tests
+# that run the real `webmon` binary.
 step "cargo test --workspace" cargo test --workspace
 
 # The Pulumi YAML programs checked offline against the AWS provider's own definitions
