@@ -33,9 +33,28 @@ step() {
 # Steps
 # ---------------------------------------------------------------------------------------
 
+# Formatting and lints, on everything that ships and the benchmark code.
+step "cargo fmt --check" cargo fmt --all --check
+step "cargo clippy -D warnings" cargo clippy -q --workspace --all-targets --features webmon/bench -- -D warnings
+
 # Every crate: unit tests, integration tests (real servers on 127.0.0.1) and CLI tests
-# that run the real `webmon` binary.
-step "cargo test --workspace" cargo test --workspace
+# that run the real `webmon` binary. With cargo-nextest (installed by `.ci/run`), each
+# test has a time limit (.config/nextest.toml, profile `ci`); without it, `cargo test`
+# runs the same tests without per-test limits, and says so.
+if cargo nextest --version >/dev/null 2>&1; then
+  step "cargo nextest --workspace (per-test time limits)" \
+    cargo nextest run --workspace --profile ci --no-tests=fail
+elif [ -n "${WEBMON_CI_NEXTEST:-}" ]; then
+  step "cargo nextest --workspace (per-test time limits)" \
+    sh -c 'echo "error: cargo-nextest is not installed" >&2; exit 1'
+else
+  echo "note: cargo-nextest not found: running cargo test, without per-test time limits"
+  step "cargo test --workspace" cargo test --workspace
+fi
+
+# The README's quick start: `webmon run --config examples/checks.yaml --demo-target` for
+# a bounded duration, then `webmon report` on what it stored.
+step "quick start (webmon run --demo-target, webmon report)" bash scripts/quickstart-smoke.sh
 
 # The Pulumi YAML programs checked offline against the AWS provider's own definitions
 # (the Pulumi CLI is not needed), with the planted-mistake fixtures.
@@ -45,7 +64,8 @@ step "infra: offline Pulumi checks" python3 -m pytest infra-tests -q
 # with its event fixture (needs cargo-lambda and moto[server]).
 step "lambda binaries under cargo lambda watch" bash scripts/lambda-watch-smoke.sh
 
-# The cost benchmark on a small run (fails if a result is lost on the way to Timestream).
+# The cost benchmark on a small run: fails if a result is lost on the way to Timestream
+# or if the cost per million executions misses its target (it exits non-zero then).
 step "bench cost (100 checks)" env RUST_LOG=warn cargo run -q -p webmon --features bench -- bench cost --checks 100 --minutes 5
 
 # ---------------------------------------------------------------------------------------
@@ -53,10 +73,12 @@ step "bench cost (100 checks)" env RUST_LOG=warn cargo run -q -p webmon --featur
 # ---------------------------------------------------------------------------------------
 echo
 echo "=== steps: ${#passed[@]} passed, ${#failed[@]} failed${failed:+ (${failed[*]})}"
-# Tests counted from cargo's "test result:" lines and pytest's closing line.
+# Tests counted from cargo's "test result:" lines, nextest's summary and pytest's
+# closing line.
 read -r tests_passed tests_failed < <(
   cat "$logs"/*.log | awk '
     /^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;/) p += $(i-1); if ($i ~ /^failed;/) f += $(i-1) } }
+    /Summary \[/ && / tests? run:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
     /^[0-9]+ passed/ && / in [0-9.]+s/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
     END { print p + 0, f + 0 }'
 )
