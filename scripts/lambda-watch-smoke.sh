@@ -15,12 +15,14 @@
 # Everything listens on 127.0.0.1 and is stopped on exit (by process group of what this
 # script started). The only probed URLs are a local HTTP server's: the items named in
 # the stream fixture are stored with a region this run does not probe. Every wait has
-# a timeout. Usage: scripts/lambda-watch-smoke.sh
+# a timeout (the build, each moto call and each invocation included). Usage: scripts/lambda-watch-smoke.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REGION=eu-west-1
 TIMEOUT_BUILD=${TIMEOUT_BUILD:-1200}
+# A command against moto (table, items): seconds, never minutes.
+TIMEOUT_CALL=${TIMEOUT_CALL:-120}
 
 need() {
   command -v "$1" >/dev/null 2>&1 || {
@@ -109,7 +111,7 @@ wait_for 10 "local site" curl -sf "http://127.0.0.1:$site_port/"
 # Resources: check table, queue, Timestream database and table.
 export AWS_REGION=$REGION AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export WEBMON_AWS_ENDPOINT_URL=$endpoint
-"$webmon" checks create-table --region "$REGION"
+timeout "$TIMEOUT_CALL" "$webmon" checks create-table --region "$REGION"
 queue_url=$(aws_call sqs AmazonSQS.CreateQueue '{"QueueName":"webmon-results"}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["QueueUrl"])')
 aws_call timestream Timestream_20181101.CreateDatabase '{"DatabaseName":"webmon"}' >/dev/null
@@ -142,7 +144,7 @@ EOF
     regions: [ap-southeast-1]
 EOF
 } >"$work/checks.yaml"
-"$webmon" checks put "$work/checks.yaml" --region "$REGION"
+timeout "$TIMEOUT_CALL" "$webmon" checks put "$work/checks.yaml" --region "$REGION"
 
 # The Lambda runtime emulator, serving every binary of the workspace.
 cat >"$work/env" <<EOF
@@ -163,6 +165,8 @@ start watch.log cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 \
   --invoke-port "$watch_port" --env-file "$work/env"
 wait_for 120 "cargo lambda watch" curl -s -o /dev/null "http://127.0.0.1:$watch_port/"
 
+# The first invocation of a binary builds it under `cargo lambda watch`: bounded by the
+# build timeout.
 invoke() {
   local name="$1" data="$2"
   timeout "$TIMEOUT_BUILD" cargo lambda invoke --invoke-address 127.0.0.1 \

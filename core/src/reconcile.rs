@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::check::Interval;
 use crate::schedule::GroupKey;
 
 /// Prefix of every rule we manage; rules without it are never touched.
@@ -195,16 +196,28 @@ pub fn rule_name(prefix: &str, slug: &str, bin: usize) -> String {
 }
 
 /// The trigger slug a rule name stands for, if it is one of ours and well formed: a
-/// bin rule (`webmon-every-5m-2`) or a former one-group rule (`webmon-5m-3`).
+/// bin rule (`webmon-every-5m-2`) or a former one-group rule (`webmon-5m-3`). A bin rule
+/// of an older release whose period is no longer a trigger period (`webmon-every-7m-0`,
+/// a `rate(7 minutes)` rule) stands for today's trigger of that interval (`every-1m`), so
+/// reconciling that trigger replaces it.
 pub fn slug_of_rule(prefix: &str, name: &str) -> Option<String> {
     let rest = name.strip_prefix(prefix)?;
     if let Ok(group) = GroupKey::parse(rest) {
         return Some(group.trigger_slug());
     }
     let (slug, bin) = rest.rsplit_once('-')?;
-    let ok =
-        slug.starts_with("every-") && !bin.is_empty() && bin.bytes().all(|b| b.is_ascii_digit());
-    ok.then(|| slug.to_string())
+    let period = slug.strip_prefix("every-")?;
+    if bin.is_empty() || !bin.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    match Interval::parse(period) {
+        Ok(interval)
+            if !interval.is_sub_minute() && period.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            Some(GroupKey { interval, shard: 0 }.trigger_slug())
+        }
+        _ => Some(slug.to_string()),
+    }
 }
 
 /// Plans the changes that make `existing` match `wanted` (from [`pack`]), within

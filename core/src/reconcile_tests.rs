@@ -206,6 +206,24 @@ fn rule_names_map_back_to_slugs_and_inputs_to_groups() {
         slug_of_rule(RULE_PREFIX, "webmon-15s-7").as_deref(),
         Some("every-1m")
     );
+    // A rate(7 minutes) rule of an older release belongs to the every-minute trigger
+    // that carries 7m groups today, so reconciling that trigger removes it.
+    assert_eq!(
+        slug_of_rule(RULE_PREFIX, "webmon-every-7m-0").as_deref(),
+        Some("every-1m")
+    );
+    assert_eq!(
+        slug_of_rule(RULE_PREFIX, "webmon-every-90m-1").as_deref(),
+        Some("every-30m")
+    );
+    assert_eq!(
+        slug_of_rule(RULE_PREFIX, "webmon-every-5h-0").as_deref(),
+        Some("every-1h")
+    );
+    assert_eq!(
+        slug_of_rule(RULE_PREFIX, "webmon-every-2h-0").as_deref(),
+        Some("every-2h")
+    );
     assert_eq!(slug_of_rule(RULE_PREFIX, "webmon-junk"), None);
     assert_eq!(slug_of_rule(RULE_PREFIX, "webmon-every-1m-x"), None);
     assert_eq!(

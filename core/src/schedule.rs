@@ -7,8 +7,16 @@
 //! The spread window is the interval itself for sub-minute intervals and the first minute
 //! of the interval otherwise: EventBridge triggers at minute granularity, and a probe
 //! invocation covers one trigger minute, so waiting longer inside it would be paid for.
-//! Trigger rules use cron expressions aligned to the clock whenever the interval divides
-//! an hour or a day, so every region fires in the same minute.
+//!
+//! Runs fall at `k x interval + offset` on the Unix clock, in every region and in
+//! `webmon run`. Trigger rules are clock-aligned cron expressions only, never
+//! `rate(...)` (whose phase would depend on when each region created its rule): the
+//! trigger period ([`GroupKey::trigger_seconds`]) is the largest period that divides both
+//! the interval and an hour (or, for whole hours, a day), and a trigger minute runs a
+//! check only when that minute starts one of the check's intervals on the grid
+//! ([`GroupKey::due_in`]). A 7m check rides an every-minute trigger and runs in one
+//! trigger minute out of seven; a 45m check rides an every-15-minutes trigger; a 5h check
+//! an hourly one.
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -35,9 +43,18 @@ pub fn offset_ms(id: &str, interval: Interval) -> u64 {
     id_hash(id) % spread_ms(interval)
 }
 
+/// Whether a check of `interval` is due in the trigger minute starting at
+/// `minute_start_ms`: always for sub-minute intervals, otherwise only when the minute
+/// starts an interval on the Unix-clock grid (`minute_start_ms` a multiple of the
+/// interval). A trigger fires more often than that for intervals such as 7m or 45m.
+pub fn due_in(interval: Interval, minute_start_ms: i64) -> bool {
+    interval.is_sub_minute() || minute_start_ms.rem_euclid((interval.seconds() * 1000) as i64) == 0
+}
+
 /// Scheduled times of a check inside one trigger minute starting at `minute_start_ms`
-/// (minute-aligned): every round for sub-minute intervals, once otherwise (the trigger
-/// only fires in the minutes the check is due).
+/// (minute-aligned): every round for sub-minute intervals, once if the check is due in
+/// that minute ([`due_in`]), none otherwise. These are exactly the times of
+/// [`next_run_at_or_after`]'s grid that fall inside the minute.
 pub fn executions_in_trigger(id: &str, interval: Interval, minute_start_ms: i64) -> Vec<i64> {
     let offset = offset_ms(id, interval) as i64;
     if interval.is_sub_minute() {
@@ -45,8 +62,10 @@ pub fn executions_in_trigger(id: &str, interval: Interval, minute_start_ms: i64)
         (0..60_000 / step)
             .map(|k| minute_start_ms + offset + k * step)
             .collect()
-    } else {
+    } else if due_in(interval, minute_start_ms) {
         vec![minute_start_ms + offset]
+    } else {
+        Vec::new()
     }
 }
 
@@ -106,10 +125,32 @@ impl GroupKey {
         Ok(Self { interval, shard })
     }
 
-    /// How often the trigger fires: every minute for sub-minute intervals (the
-    /// invocation runs the rounds), otherwise once per interval.
+    /// How often the trigger fires, in seconds: every minute for sub-minute intervals
+    /// (the invocation runs the rounds); otherwise the largest period that divides the
+    /// interval and can be written as a clock-aligned cron: for whole hours, the greatest
+    /// common divisor of the hours and 24 (5h: every hour; 2h: every 2 hours; 1d: daily),
+    /// else the greatest common divisor of the minutes and 60 (5m: every 5 minutes; 45m:
+    /// every 15; 90m: every 30; 7m: every minute). Every grid time of the interval is a
+    /// trigger time, in every region; trigger minutes in which the group is not due
+    /// ([`GroupKey::due_in`]) run none of its checks.
     pub fn trigger_seconds(&self) -> u64 {
-        self.interval.seconds().max(60)
+        let seconds = self.interval.seconds();
+        if seconds < 60 {
+            return 60;
+        }
+        let minutes = seconds / 60;
+        if minutes.is_multiple_of(60) {
+            gcd(minutes / 60, 24) * 3600
+        } else {
+            gcd(minutes, 60) * 60
+        }
+    }
+
+    /// Whether the group's checks are due in the trigger minute starting at
+    /// `minute_start_ms` ([`due_in`]). A probe invocation can skip (and not even read) the
+    /// groups that are not.
+    pub fn due_in(&self, minute_start_ms: i64) -> bool {
+        due_in(self.interval, minute_start_ms)
     }
 
     /// Executions of one check of this group per trigger: every round of the minute for
@@ -136,21 +177,30 @@ impl GroupKey {
         }
     }
 
-    /// EventBridge schedule expression: clock-aligned cron where the interval divides an
-    /// hour or a day (so regions fire in the same minute), `rate(...)` otherwise.
+    /// EventBridge schedule expression of the trigger period: always a clock-aligned
+    /// cron (the period divides an hour or a day), so every region fires in the same
+    /// minutes whenever it created its rule.
     pub fn schedule_expression(&self) -> String {
         let minutes = self.trigger_seconds() / 60;
         if minutes == 1 {
             "cron(* * * * ? *)".to_string()
-        } else if 60u64.is_multiple_of(minutes) {
+        } else if minutes < 60 {
             format!("cron(0/{minutes} * * * ? *)")
+        } else if minutes == 60 {
+            "cron(0 * * * ? *)".to_string()
         } else if minutes == 1440 {
             "cron(0 0 * * ? *)".to_string()
-        } else if minutes.is_multiple_of(60) && 24u64.is_multiple_of(minutes / 60) {
-            format!("cron(0 0/{} * * ? *)", minutes / 60)
         } else {
-            format!("rate({minutes} minutes)")
+            format!("cron(0 0/{} * * ? *)", minutes / 60)
         }
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }
 
@@ -164,8 +214,29 @@ mod tests {
         let a = offset_ms("api-health", i);
         assert_eq!(a, offset_ms("api-health", i));
         assert!(a < 30_000);
-        // Pinned so a change of hash (which would shift every region's schedule) is caught.
-        assert_eq!(id_hash("api-health"), xxh3_64(b"api-health"));
+    }
+
+    #[test]
+    fn hashes_offsets_and_shards_are_pinned() {
+        // Literal values: a change of hash function or seed (which would shift every
+        // region's schedule and move every check to another group) fails here.
+        let (s30, m5, m1) = (
+            Interval::parse("30s").unwrap(),
+            Interval::parse("5m").unwrap(),
+            Interval::parse("1m").unwrap(),
+        );
+        let pins: [(&str, u64, u64, u64, u32); 3] = [
+            ("api-health", 0x6e3e_5289_0107_50e8, 17_496, 47_496, 9),
+            ("checkout", 0xc959_7d5d_e438_33cc, 22_572, 22_572, 29),
+            ("demo-slow", 0x926e_c339_b5d8_9423, 12_803, 12_803, 25),
+        ];
+        for (id, hash, offset_30s, offset_5m, shard) in pins {
+            assert_eq!(id_hash(id), hash, "{id}");
+            assert_eq!(offset_ms(id, s30), offset_30s, "{id}");
+            assert_eq!(offset_ms(id, m5), offset_5m, "{id}");
+            assert_eq!(GroupKey::for_id(id, m1).shard, shard, "{id}");
+            assert_eq!(GroupKey::for_id(id, m5).name(), format!("5m-{shard}"));
+        }
     }
 
     #[test]
@@ -197,9 +268,17 @@ mod tests {
         assert_eq!(times.len(), 4);
         assert!(times.windows(2).all(|w| w[1] - w[0] == 15_000));
         assert!(times[0] >= 120_000 && times[0] < 135_000);
-        let hourly = executions_in_trigger("x", Interval::parse("1h").unwrap(), 120_000);
+        let hour = Interval::parse("1h").unwrap();
+        let hourly = executions_in_trigger("x", hour, 3_600_000);
         assert_eq!(hourly.len(), 1);
-        assert!(hourly[0] >= 120_000 && hourly[0] < 180_000);
+        assert!(hourly[0] >= 3_600_000 && hourly[0] < 3_660_000);
+        // Not due in a minute that does not start an hour on the grid.
+        assert!(executions_in_trigger("x", hour, 3_720_000).is_empty());
+        assert!(executions_in_trigger("x", Interval::parse("7m").unwrap(), 60_000).is_empty());
+        assert_eq!(
+            executions_in_trigger("x", Interval::parse("7m").unwrap(), 420_000).len(),
+            1
+        );
     }
 
     #[test]
@@ -216,7 +295,11 @@ mod tests {
         assert_eq!(expr("5m"), "cron(0/5 * * * ? *)");
         assert_eq!(expr("2h"), "cron(0 0/2 * * ? *)");
         assert_eq!(expr("1d"), "cron(0 0 * * ? *)");
-        assert_eq!(expr("7m"), "rate(7 minutes)");
+        assert_eq!(expr("7m"), "cron(* * * * ? *)");
+        assert_eq!(expr("45m"), "cron(0/15 * * * ? *)");
+        assert_eq!(expr("90m"), "cron(0/30 * * * ? *)");
+        assert_eq!(expr("5h"), "cron(0 * * * ? *)");
+        assert_eq!(expr("16h"), "cron(0 0/8 * * ? *)");
     }
 
     #[test]

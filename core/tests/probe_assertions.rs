@@ -88,14 +88,117 @@ async fn body_json_and_header_assertions() {
 
 #[tokio::test]
 async fn max_latency_uses_the_average() {
+    // Three requests of about 0, 0 and 300 ms: average about 100 ms, maximum 300 ms.
+    // A 200 ms limit holds on the average (and would not on the maximum).
     let target = http_target();
-    let r = probe(&check(&target.url("/delay/20"), |c| {
-        c.requests = Some(2);
-        c.assertions = assertions(|a| a.max_latency = Some("500ms".into()));
+    let r = probe(&check(&target.url("/delays/0,0,300"), |c| {
+        c.requests = Some(3);
+        c.timeout = Some("5s".into());
+        c.assertions = assertions(|a| a.max_latency = Some("200ms".into()));
     }))
     .await;
     assert_available(&r);
-    assert!(r.latency.avg_ms >= 20.0);
+    assert!(
+        r.latency.max_ms >= 300.0 && r.latency.avg_ms < 200.0,
+        "{r:#?}"
+    );
+
+    // 600, 0 and 0 ms: average about 200 ms, while the minimum, the median and the last
+    // request are fast. A 150 ms limit fails on the average (and would not on those).
+    let target = http_target();
+    let r = probe(&check(&target.url("/delays/600,0,0"), |c| {
+        c.requests = Some(3);
+        c.timeout = Some("5s".into());
+        c.assertions = assertions(|a| a.max_latency = Some("150ms".into()));
+    }))
+    .await;
+    assert_class(&r, "assertion");
+    assert!(
+        r.latency.min_ms < 150.0 && r.latency.p50_ms < 150.0,
+        "{r:#?}"
+    );
+    let message = r.error_message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with("average latency") && message.ends_with("exceeds 150 ms"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn every_response_must_pass_the_body_json_and_header_assertions() {
+    // `/alternate` answers `{"phase":"first"}` (x-phase: first), then `{"phase":"second"}`:
+    // with two requests, an assertion that only the second response meets must fail
+    // on the first, and one that only the first meets must fail on the second.
+    let cases: Vec<(&str, &str, Box<EditAssertions>)> = vec![
+        (
+            "contains",
+            "second",
+            Box::new(|a| a.body_contains = vec!["second".into()]),
+        ),
+        (
+            "regex",
+            "second",
+            Box::new(|a| a.body_regex = vec!["sec+ond".into()]),
+        ),
+        (
+            "json",
+            "second",
+            Box::new(|a| {
+                a.json = vec![RawJsonPointer {
+                    pointer: "/phase".into(),
+                    equals: "second".into(),
+                }]
+            }),
+        ),
+        (
+            "header",
+            "second",
+            Box::new(|a| a.headers = BTreeMap::from([("x-phase".into(), "second".into())])),
+        ),
+        (
+            "contains on the second response",
+            "first",
+            Box::new(|a| a.body_contains = vec!["first".into()]),
+        ),
+        (
+            "header on the second response",
+            "first",
+            Box::new(|a| a.headers = BTreeMap::from([("x-phase".into(), "first".into())])),
+        ),
+    ];
+    for (name, wanted, edit) in cases {
+        let target = http_target();
+        let r = probe(&check(&target.url("/alternate"), |c| {
+            c.requests = Some(2);
+            c.assertions = assertions(|a| edit(a));
+        }))
+        .await;
+        assert_eq!(
+            r.error_class.map(|c| c.as_str()),
+            Some("assertion"),
+            "{name}: {r:#?}"
+        );
+        assert!(!r.available && r.status_code == Some(200), "{name}");
+        let message = r.error_message.clone().unwrap_or_default();
+        // The response that failed: the first (read as before) or the second (named).
+        assert_eq!(
+            message.starts_with("request 2 of 2: "),
+            wanted == "first",
+            "{name}: {message}"
+        );
+    }
+    // An assertion every response meets passes, and both requests ran.
+    let target = http_target();
+    let r = probe(&check(&target.url("/alternate"), |c| {
+        c.requests = Some(2);
+        c.assertions = assertions(|a| {
+            a.body_contains = vec![r#""phase""#.into()];
+            a.headers = BTreeMap::from([("content-type".into(), "application/json".into())]);
+        });
+    }))
+    .await;
+    assert_available(&r);
+    assert_eq!(r.requests, 2);
 }
 
 #[tokio::test]
@@ -143,10 +246,11 @@ async fn scheduled_batch_runs_every_job_with_bounded_concurrency() {
     let target = http_target();
     let prober = prober_allowing_private(Vec::new());
     let now = chrono::Utc::now().timestamp_millis();
+    // 20 jobs all due at once, 200 ms each, at most 5 in flight.
     let jobs: Vec<_> = (0..20)
         .map(|i| {
-            let c = check(&target.url("/delay/50"), |c| c.id = format!("job-{i}"));
-            (c, now + 100 + (i % 4) * 50)
+            let c = check(&target.url("/delay/200"), |c| c.id = format!("job-{i}"));
+            (c, now + 100)
         })
         .collect();
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
@@ -162,7 +266,10 @@ async fn scheduled_batch_runs_every_job_with_bounded_concurrency() {
         assert_available(r);
         assert!(r.started_at_ms >= r.scheduled_at_ms, "{r:#?}");
     }
-    // 20 jobs of 50 ms, 5 at a time: at least 4 rounds after the 100 ms initial wait.
-    assert!(elapsed >= Duration::from_millis(300), "took {elapsed:?}");
-    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    // The target saw exactly the bound in flight: never more, and the bound was used.
+    assert_eq!(target.peak_in_flight(), 5);
+    assert_eq!(target.connections_accepted(), 20);
+    // 20 jobs of 200 ms, 5 at a time: 4 rounds after the 100 ms initial wait.
+    assert!(elapsed >= Duration::from_millis(800), "took {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
 }

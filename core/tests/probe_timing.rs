@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use webmon_core::ports::SystemClock;
 use webmon_core::probe::run_scheduled;
@@ -74,23 +76,100 @@ async fn https_h2_ttfb_skips_tickets_and_settings() {
     }
 }
 
+/// A TCP relay on 127.0.0.1 in front of `upstream` that holds the server's first bytes
+/// (its TLS handshake flight) for `hold` before passing them on; everything else passes
+/// at once. The relay stops when the returned task is aborted.
+async fn slow_handshake_relay(
+    upstream: std::net::SocketAddr,
+    hold: std::time::Duration,
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(local()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut pipes = tokio::task::JoinSet::new();
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                continue;
+            };
+            let _ = client.set_nodelay(true);
+            let _ = server.set_nodelay(true);
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            pipes.spawn(async move {
+                let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+            });
+            pipes.spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut first = true;
+                loop {
+                    let n = match server_read.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if first {
+                        tokio::time::sleep(hold).await;
+                        first = false;
+                    }
+                    if client_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, task)
+}
+
 #[tokio::test]
-async fn https_ttfb_of_an_immediate_answer_is_small() {
+async fn https_ttfb_excludes_a_slow_handshake() {
+    // The handshake takes at least 300 ms (the relay holds the server's first flight);
+    // the answer itself is immediate. ttfb starts at the first request byte, after the
+    // handshake, so it stays small while tls_ms carries the 300 ms.
+    let pki = pki(&["127.0.0.1"], -1, 90);
+    let target = https_target(&pki);
+    let (relay, task) = slow_handshake_relay(target.addr(), Duration::from_millis(300)).await;
+    let prober = prober_allowing_private(vec![pki.ca_der.clone()]);
+    let url = format!("https://{relay}/ok");
+    let r = probe_with(&prober, &check(&url, |c| c.requests = Some(2))).await;
+    task.abort();
+    assert_available(&r);
+    assert_eq!(r.probe.kernel_timestamps, KERNEL);
+    assert!(r.cold.tls_ms >= 299.0, "{:?}", r.cold);
+    assert!(
+        r.cold.ttfb_ms > 0.0 && r.cold.ttfb_ms < 100.0,
+        "ttfb must not include the handshake: {:?}",
+        r.cold
+    );
+}
+
+#[tokio::test]
+async fn warm_requests_reuse_the_cold_connection() {
+    // HTTP/1.1: three requests, one connection accepted by the target.
+    let target = http_target();
+    let r = probe(&check(&target.url("/ok"), |c| c.requests = Some(3))).await;
+    assert_available(&r);
+    assert_eq!(r.requests, 3);
+    assert_eq!(target.connections_accepted(), 1);
+    // HTTPS with HTTP/2: the same.
     let pki = pki(&["127.0.0.1"], -1, 90);
     let target = https_target(&pki);
     let prober = prober_allowing_private(vec![pki.ca_der.clone()]);
     let r = probe_with(
         &prober,
-        &check(&target.url("/ok"), |c| c.requests = Some(2)),
+        &check(&target.url("/ok"), |c| c.requests = Some(3)),
     )
     .await;
     assert_available(&r);
-    assert_eq!(r.probe.kernel_timestamps, KERNEL);
-    assert!(
-        r.cold.ttfb_ms > 0.0 && r.cold.ttfb_ms < 20.0,
-        "{:?}",
-        r.cold
-    );
+    assert_eq!(r.http_version.as_deref(), Some("HTTP/2"));
+    assert_eq!(r.requests, 3);
+    assert_eq!(target.connections_accepted(), 1);
+    // Each execution opens its own fresh connection: two executions, two connections.
+    let target = http_target();
+    for _ in 0..2 {
+        assert_available(&probe(&check(&target.url("/ok"), |c| c.requests = Some(3))).await);
+    }
+    assert_eq!(target.connections_accepted(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,14 +18,19 @@
 //! | `/chunked` | a body in several chunks, no `Content-Length` |
 //! | `/json` | `{"status":"ok",...}` |
 //! | `/headers` | the request headers as a JSON object |
+//! | `/delays/{ms},{ms},...` | 200 after the listed delays in turn: the n-th request to a `/delays` route waits the n-th delay of its list (cycling) |
+//! | `/alternate` | 200, `{"phase":"first"}` with `x-phase: first` on odd-numbered requests to this route (1st, 3rd, ...), `{"phase":"second"}` with `x-phase: second` on even-numbered ones |
 //!
-//! Every response carries `x-webmon-target: 1`. The server stops when dropped. Start it
-//! from inside a Tokio runtime.
+//! Every response carries `x-webmon-target: 1`. The server counts the connections it
+//! accepted ([`TargetServer::connections_accepted`]) and the most requests it was
+//! answering at once ([`TargetServer::peak_in_flight`]). The server stops when dropped.
+//! Start it from inside a Tokio runtime.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +55,34 @@ pub struct TargetServer {
     addr: SocketAddr,
     scheme: &'static str,
     task: tokio::task::JoinHandle<()>,
+    counters: Arc<Counters>,
+}
+
+/// What the server counts, shared by its connections.
+#[derive(Default)]
+struct Counters {
+    connections: AtomicU64,
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
+    alternate: AtomicU64,
+    delays: AtomicU64,
+}
+
+/// Holds one request in the in-flight count while it is answered.
+struct InFlight<'a>(&'a Counters);
+
+impl<'a> InFlight<'a> {
+    fn enter(counters: &'a Counters) -> Self {
+        let now = counters.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        counters.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(counters)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Drop for TargetServer {
@@ -107,8 +140,25 @@ impl TargetServer {
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let timer = PreciseTimer::spawn()?;
-        let task = tokio::spawn(accept_loop(listener, tls, timer));
-        Ok(Self { addr, scheme, task })
+        let counters = Arc::new(Counters::default());
+        let task = tokio::spawn(accept_loop(listener, tls, timer, counters.clone()));
+        Ok(Self {
+            addr,
+            scheme,
+            task,
+            counters,
+        })
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections_accepted(&self) -> u64 {
+        self.counters.connections.load(Ordering::SeqCst)
+    }
+
+    /// The most requests being answered at the same time so far (a request counts from
+    /// its headers' arrival until its response is ready to send).
+    pub fn peak_in_flight(&self) -> u64 {
+        self.counters.peak_in_flight.load(Ordering::SeqCst)
     }
 
     /// The bound address.
@@ -126,6 +176,7 @@ async fn accept_loop(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     timer: PreciseTimer,
+    counters: Arc<Counters>,
 ) {
     // Connections live in this set, so aborting the loop stops them all.
     let mut connections = JoinSet::new();
@@ -141,16 +192,18 @@ async fn accept_loop(
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
+        counters.connections.fetch_add(1, Ordering::SeqCst);
         let _ = stream.set_nodelay(true);
         let timer = timer.clone();
+        let counters = counters.clone();
         match tls.clone() {
             None => {
-                connections.spawn(serve(stream, timer));
+                connections.spawn(serve(stream, timer, counters));
             }
             Some(acceptor) => {
                 connections.spawn(async move {
                     if let Ok(stream) = acceptor.accept(stream).await {
-                        serve(stream, timer).await;
+                        serve(stream, timer, counters).await;
                     }
                 });
             }
@@ -158,13 +211,17 @@ async fn accept_loop(
     }
 }
 
-async fn serve<S>(stream: S, timer: PreciseTimer)
+async fn serve<S>(stream: S, timer: PreciseTimer, counters: Arc<Counters>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req| {
         let timer = timer.clone();
-        async move { Ok::<_, Infallible>(route(req, timer).await) }
+        let counters = counters.clone();
+        async move {
+            let _in_flight = InFlight::enter(&counters);
+            Ok::<_, Infallible>(route(req, timer, &counters).await)
+        }
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let _ = builder
@@ -198,7 +255,7 @@ fn streamed(chunks: Vec<Bytes>, gap: Duration) -> Body {
 const GZIP_TEXT: &str =
     "webmon target: this body travelled gzip-encoded and was decoded by the probe.\n";
 
-async fn route(req: Request<Incoming>, timer: PreciseTimer) -> Response<Body> {
+async fn route(req: Request<Incoming>, timer: PreciseTimer, counters: &Counters) -> Response<Body> {
     let path = req.uri().path().to_string();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let num = |i: usize| parts.get(i).and_then(|p| p.parse::<u64>().ok());
@@ -287,6 +344,35 @@ async fn route(req: Request<Incoming>, timer: PreciseTimer) -> Response<Body> {
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("application/json"),
             );
+            response
+        }
+        ("delays", 2) => {
+            let list: Option<Vec<u64>> = parts[1].split(',').map(|d| d.parse().ok()).collect();
+            match list.filter(|l| !l.is_empty() && l.iter().all(|&d| d <= 60_000)) {
+                Some(list) => {
+                    let n = counters.delays.fetch_add(1, Ordering::SeqCst) as usize;
+                    timer
+                        .sleep(Duration::from_millis(list[n % list.len()]))
+                        .await;
+                    full(StatusCode::OK, "ok\n")
+                }
+                None => full(
+                    StatusCode::BAD_REQUEST,
+                    "delays must be numbers up to 60000\n",
+                ),
+            }
+        }
+        ("alternate", 1) => {
+            let n = counters.alternate.fetch_add(1, Ordering::SeqCst) + 1;
+            let phase = if n % 2 == 1 { "first" } else { "second" };
+            let mut response = full(StatusCode::OK, format!(r#"{{"phase":"{phase}"}}"#));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            response
+                .headers_mut()
+                .insert("x-phase", http::HeaderValue::from_static(phase));
             response
         }
         _ => full(StatusCode::NOT_FOUND, "no such route\n"),

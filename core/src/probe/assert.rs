@@ -5,15 +5,17 @@ use std::time::Duration;
 use crate::check::Assertions;
 use crate::result::{excerpt, ErrorClass};
 
-/// What the assertions look at: the last response of an execution plus the execution's
-/// average latency and the certificate's remaining days.
+/// What the assertions look at: one response of an execution plus the execution's
+/// average latency and the certificate's remaining days. The probe checks the response
+/// assertions ([`check_response`]) on every response and the execution assertions
+/// ([`check_execution`]) once; [`evaluate`] does both on one snapshot.
 #[derive(Debug, Clone, Copy)]
 pub struct Snapshot<'a> {
-    /// Status code of the last response.
+    /// Status code of the response.
     pub status: u16,
-    /// Response headers of the last response.
+    /// Response headers of the response.
     pub headers: &'a http::HeaderMap,
-    /// Decoded body of the last response.
+    /// Decoded body of the response.
     pub body: &'a [u8],
     /// Average latency over the execution's requests.
     pub avg_latency: Duration,
@@ -52,9 +54,21 @@ pub fn check_status(assertions: &Assertions, status: u16) -> Result<(), Assertio
 
 /// Evaluates every assertion against `snap`; the first failure is returned.
 pub fn evaluate(assertions: &Assertions, snap: &Snapshot<'_>) -> Result<(), AssertionFailure> {
-    check_status(assertions, snap.status)?;
+    check_response(assertions, snap.status, snap.headers, snap.body)?;
+    check_execution(assertions, snap.avg_latency, snap.cert_days_left)
+}
+
+/// The assertions about one response: status, body text and regexes, JSON pointers and
+/// headers. The probe runs them on every response of an execution.
+pub fn check_response(
+    assertions: &Assertions,
+    status: u16,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<(), AssertionFailure> {
+    check_status(assertions, status)?;
     if !assertions.body_contains.is_empty() || !assertions.body_regex.is_empty() {
-        let body = String::from_utf8_lossy(snap.body);
+        let body = String::from_utf8_lossy(body);
         for needle in &assertions.body_contains {
             if !body.contains(needle.as_str()) {
                 return fail(
@@ -75,7 +89,7 @@ pub fn evaluate(assertions: &Assertions, snap: &Snapshot<'_>) -> Result<(), Asse
     for p in &assertions.json {
         let pointer = excerpt(&p.pointer);
         let expected = excerpt(&p.equals.to_string());
-        match super::json::find(snap.body, &p.pointer, &p.equals) {
+        match super::json::find(body, &p.pointer, &p.equals) {
             Ok(super::json::Found::Value(v)) if v == p.equals => {}
             Ok(super::json::Found::Value(v)) => {
                 return fail(
@@ -108,7 +122,7 @@ pub fn evaluate(assertions: &Assertions, snap: &Snapshot<'_>) -> Result<(), Asse
     }
     for (name, expected) in &assertions.headers {
         let shown = excerpt(expected);
-        match snap.headers.get(name.as_str()).map(|v| v.to_str()) {
+        match headers.get(name.as_str()).map(|v| v.to_str()) {
             Some(Ok(v)) if v == expected => {}
             Some(Ok(v)) => {
                 return fail(
@@ -130,20 +144,30 @@ pub fn evaluate(assertions: &Assertions, snap: &Snapshot<'_>) -> Result<(), Asse
             }
         }
     }
+    Ok(())
+}
+
+/// The assertions about the whole execution: the average latency over all its requests
+/// (`max_latency`) and the certificate's days left (`tls_min_days`).
+pub fn check_execution(
+    assertions: &Assertions,
+    avg_latency: Duration,
+    cert_days_left: Option<i64>,
+) -> Result<(), AssertionFailure> {
     if let Some(max) = assertions.max_latency {
-        if snap.avg_latency > max {
+        if avg_latency > max {
             return fail(
                 ErrorClass::Assertion,
                 format!(
                     "average latency {:.1} ms exceeds {} ms",
-                    snap.avg_latency.as_secs_f64() * 1e3,
+                    avg_latency.as_secs_f64() * 1e3,
                     max.as_millis()
                 ),
             );
         }
     }
     if let Some(min_days) = assertions.tls_min_days {
-        match snap.cert_days_left {
+        match cert_days_left {
             Some(days) if days >= i64::from(min_days) => {}
             Some(days) => {
                 return fail(

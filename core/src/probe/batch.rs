@@ -1,8 +1,9 @@
 //! Running many scheduled executions with a bounded number in flight.
 //!
 //! Used by the probe Lambda (jobs from [`crate::schedule::executions_in_trigger`]) and by
-//! the one-machine runner: each job starts at its scheduled time, at most `concurrency`
-//! probes run at once, and every result is sent as soon as it is ready.
+//! the benchmarks (`webmon bench probe`); the one-machine runner of `webmon run` has its
+//! own loop (`webmon_local::runner`). Each job starts at its scheduled time, at most
+//! `concurrency` probes run at once, and every result is sent as soon as it is ready.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -357,20 +357,28 @@ impl Prober {
                     ));
                 }
             };
-            let status = response.status;
+            // Every response must pass the response assertions (status, body, JSON,
+            // headers), not only the last one.
+            let checked = assert::check_response(
+                &check.assertions,
+                response.status,
+                &response.headers,
+                &response.body,
+            );
             exec.last = Some(response);
-            assert::check_status(&check.assertions, status)
-                .map_err(|f| Failure::new(f.class, f.message))?;
+            checked.map_err(|f| {
+                // The first request's failures read as before; a later one says which.
+                let message = if i > 0 {
+                    format!("request {} of {}: {}", i + 1, check.requests, f.message)
+                } else {
+                    f.message
+                };
+                Failure::new(f.class, message)
+            })?;
         }
-        let last = exec.last.as_ref().expect("at least one request ran");
-        let snap = assert::Snapshot {
-            status: last.status,
-            headers: &last.headers,
-            body: &last.body,
-            avg_latency: Duration::from_secs_f64(exec.latency_stats().avg_ms / 1e3),
-            cert_days_left: exec.cert_days_left,
-        };
-        assert::evaluate(&check.assertions, &snap).map_err(|f| Failure::new(f.class, f.message))
+        let avg_latency = Duration::from_secs_f64(exec.latency_stats().avg_ms / 1e3);
+        assert::check_execution(&check.assertions, avg_latency, exec.cert_days_left)
+            .map_err(|f| Failure::new(f.class, f.message))
     }
 }
 

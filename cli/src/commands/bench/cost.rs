@@ -226,8 +226,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         wall,
         rss,
     };
-    print_report(&args, &prices, &usage, &emulator, &run);
-    Ok(ExitCode::SUCCESS)
+    // A missed target fails the run, so a script or CI step cannot pass over it.
+    let met = print_report(&args, &prices, &usage, &emulator, &run);
+    Ok(if met {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Plays Lambda's SQS poller: receive up to 10, invoke the writer (timed), delete.

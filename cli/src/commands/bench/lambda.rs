@@ -91,7 +91,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             format!("MISSED: {}", missed.join("; "))
         }
     );
-    Ok(ExitCode::SUCCESS)
+    // A missed target fails the run, so a script or CI step cannot pass over it.
+    Ok(if missed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// One start of `bin`: milliseconds from spawn to its first `next` request.

@@ -103,9 +103,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     print_table(&rows);
-    print_targets(&rows, in_flight);
+    let met = print_targets(&rows, in_flight);
     drop(target);
-    Ok(ExitCode::SUCCESS)
+    // A missed target fails the run, so a script or CI step cannot pass over it.
+    Ok(if met {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// The figures of one client at one delay and concurrency.
@@ -228,12 +233,21 @@ fn print_table(rows: &[Row]) {
     }
 }
 
-fn print_targets(rows: &[Row], in_flight: usize) {
+/// Prints each target's verdict; whether every one was met.
+fn print_targets(rows: &[Row], in_flight: usize) -> bool {
     let find = |client: &str, delay: u64, n: usize| {
         rows.iter()
             .find(|r| r.client == client && r.delay_ms == delay && r.in_flight == n)
     };
-    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let all_met = std::cell::Cell::new(true);
+    let verdict = |ok: bool| {
+        if ok {
+            "met"
+        } else {
+            all_met.set(false);
+            "MISSED"
+        }
+    };
     println!();
     for delay in rows
         .iter()
@@ -260,6 +274,7 @@ fn print_targets(rows: &[Row], in_flight: usize) {
             verdict(ratio <= 0.1)
         );
     }
+    all_met.get()
 }
 
 /// User plus system CPU seconds of this process or of its waited-for children.

@@ -53,7 +53,7 @@ pub(super) fn print_report(
     u: &Usage,
     emulator: &Emulator,
     run: &RunInfo,
-) {
+) -> bool {
     let RunInfo {
         rules_per_region,
         setup_calls,
@@ -134,6 +134,7 @@ pub(super) fn print_report(
         b.original() / b.ours(),
         if b.ours() <= 0.60 { "met" } else { "MISSED" }
     );
+    let met = b.ours() <= 0.60;
     if args.checks < 10_000 {
         let k = 10_000.0 / args.checks as f64;
         let mut scaled = u.clone();
@@ -161,6 +162,7 @@ pub(super) fn print_report(
         );
     }
     eprintln!("done in {:.1} s", wall.elapsed().as_secs_f64());
+    met
 }
 
 /// Facts about the run itself.
