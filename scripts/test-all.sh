@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # The one test command: runs every test of the project, step by step, and ends with a
-# summary line. `.ci/run` calls it after installing what the tests need.
+# summary line. It installs what the tests need first (scripts/install-test-deps.sh);
+# `.ci/run` calls it.
 #
 # To add tests, append a `step "name" command args...` line in the steps section. A
 # step that fails does not stop the others; the script exits non-zero if any failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# What the tests need (Debian packages, moto, cargo-lambda, pytest, cargo-nextest):
+# installed unless already there. WEBMON_SKIP_INSTALL=1 skips it.
+if [ -z "${WEBMON_SKIP_INSTALL:-}" ]; then
+  bash scripts/install-test-deps.sh
+fi
 
 passed=()
 failed=()
