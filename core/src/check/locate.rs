@@ -87,6 +87,6 @@ mod tests {
         assert_eq!(locate(text, "a", "url"), Some((3, 5)));
         assert_eq!(locate(text, "<item 2>", "id"), Some((4, 5)));
         let flow = "checks:\n  - {id: c, url: 'x', timout: 3s}\n";
-        assert_eq!(locate(flow, "c", "timout"), Some((2, 27)));
+        assert_eq!(locate(flow, "c", "timout"), Some((2, 23)));
     }
 }
