@@ -79,7 +79,10 @@ fn validate_lists_every_error_and_counts_valid_checks() {
         stdout.contains(r#"check "typo": field `intervall`"#),
         "{stdout}"
     );
-    assert!(stdout.contains("2 checks, 3 invalid items (3 errors)"), "{stdout}");
+    assert!(
+        stdout.contains("2 checks, 3 invalid items (3 errors)"),
+        "{stdout}"
+    );
 
     let out = run(&["validate", "--json", file.to_str().unwrap()]);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -91,7 +94,11 @@ fn validate_lists_every_error_and_counts_valid_checks() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/checks.yaml");
     let out = run(&["validate", example.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    assert!(text(&out.stdout).contains("0 invalid items"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("0 invalid items"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -322,8 +329,5 @@ fn bad_reload_keeps_running_and_sigint_drains() {
         .iter()
         .find(|r| r.scheduled_at_ms == due)
         .unwrap_or_else(|| panic!("the previous version (10 s) kept its schedule: {results:?}"));
-    assert!(
-        last.available && last.latency.avg_ms >= 2000.0,
-        "{last:?}"
-    );
+    assert!(last.available && last.latency.avg_ms >= 2000.0, "{last:?}");
 }

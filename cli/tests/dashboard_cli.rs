@@ -152,7 +152,9 @@ fn run_serves_the_dashboard_without_header_secrets() {
         let overview = loop {
             let overview = http_get(&addr, "/api/overview?since=1h");
             // Pending (configured, not run yet) until its first result.
-            if overview.contains("\"health\":\"down\"") || started.elapsed() > Duration::from_secs(25) {
+            if overview.contains("\"health\":\"down\"")
+                || started.elapsed() > Duration::from_secs(25)
+            {
                 break overview;
             }
             std::thread::sleep(Duration::from_millis(250));

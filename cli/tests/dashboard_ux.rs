@@ -20,8 +20,14 @@ fn webmon() -> Command {
 
 fn get(addr: &str, path: &str, extra: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let status = response[9..12].parse().unwrap();
@@ -52,7 +58,10 @@ fn dashboard_addr(child: &mut Child) -> String {
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "no dashboard address printed");
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "no dashboard address printed"
+        );
         if let Some(rest) = line.split("webmon dashboard on http://").nth(1) {
             return rest.split('/').next().unwrap().to_string();
         }
@@ -72,14 +81,24 @@ impl Drop for Stop {
 fn run_shows_pending_checks_and_refuses_cross_site_requests() {
     let dir = tempfile::tempdir().unwrap();
     let (config, db) = (dir.path().join("checks.yaml"), dir.path().join("webmon.db"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     std::fs::write(
         &config,
         format!("checks:\n  - {{id: slow-one, url: 'http://127.0.0.1:{port}/delay/4000', interval: 1m, timeout: 10s, requests: 1}}\n"),
     )
     .unwrap();
     let mut child = webmon()
-        .args(["run", "--config", config.to_str().unwrap(), "--db", db.to_str().unwrap()])
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+        ])
         .args(["--demo-target", &format!("127.0.0.1:{port}"), "--port", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -98,12 +117,20 @@ fn run_shows_pending_checks_and_refuses_cross_site_requests() {
     }
     assert_eq!(state_of(&doc, "slow-one"), "pending", "{doc}");
 
-    let (status, body) = get(&addr, "/api/overview", "Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: cors\r\n");
+    let (status, body) = get(
+        &addr,
+        "/api/overview",
+        "Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: cors\r\n",
+    );
     assert_eq!(status, 403, "{body}");
     let (status, _) = get(&addr, "/api/overview", "Sec-Fetch-Site: same-origin\r\n");
     assert_eq!(status, 200);
     // A link from another site still opens the page.
-    let (status, _) = get(&addr, "/", "Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: navigate\r\n");
+    let (status, _) = get(
+        &addr,
+        "/",
+        "Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: navigate\r\n",
+    );
     assert_eq!(status, 200);
 }
 
@@ -141,7 +168,11 @@ fn dashboard_marks_stale_checks_and_caches_the_overview() {
     let store = SqliteStore::open(&db).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     // `old` last ran 8 minutes ago on a 1 m interval; `fresh` ran just now.
-    rt.block_on(store.write(&[result("old", now - 8 * 60_000), result("fresh", now - 1_000)])).unwrap();
+    rt.block_on(store.write(&[
+        result("old", now - 8 * 60_000),
+        result("fresh", now - 1_000),
+    ]))
+    .unwrap();
     std::fs::write(
         &config,
         "checks:\n  - {id: old, url: 'http://127.0.0.1:9/', interval: 1m}\n  - {id: fresh, url: 'http://127.0.0.1:9/', interval: 1m}\n  - {id: never, url: 'http://127.0.0.1:9/', interval: 1m}\n",
@@ -164,7 +195,14 @@ fn dashboard_marks_stale_checks_and_caches_the_overview() {
     // A new result is not seen within the cache's 2 s, and is seen after.
     rt.block_on(store.write(&[result("late", now)])).unwrap();
     let cached = overview(&addr);
-    assert!(cached["checks"].as_array().unwrap().iter().all(|c| c["check_id"] != "late"), "{cached}");
+    assert!(
+        cached["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["check_id"] != "late"),
+        "{cached}"
+    );
     std::thread::sleep(Duration::from_millis(2_200));
     let fresh = overview(&addr);
     assert_eq!(state_of(&fresh, "late"), "up", "{fresh}");

@@ -95,10 +95,20 @@ fn a_second_ctrl_c_stops_at_once_and_records_cancelled_probes() {
     let port = free_port();
     let slow = id_not_due_soon("slow");
     let url = format!("http://127.0.0.1:{port}/delay/20000");
-    std::fs::write(&config, format!("checks:\n{}", check_yaml(&slow, &url, "30s"))).unwrap();
+    std::fs::write(
+        &config,
+        format!("checks:\n{}", check_yaml(&slow, &url, "30s")),
+    )
+    .unwrap();
 
     let mut child = webmon()
-        .args(["run", "--config", config.to_str().unwrap(), "--db", db.to_str().unwrap()])
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+        ])
         .args(["--demo-target", &format!("127.0.0.1:{port}"), "--no-ui"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -108,7 +118,10 @@ fn a_second_ctrl_c_stops_at_once_and_records_cancelled_probes() {
     std::thread::sleep(Duration::from_millis(2_000));
     signal(&child, "-INT");
     std::thread::sleep(Duration::from_millis(300));
-    assert!(child.try_wait().unwrap().is_none(), "the first Ctrl-C drains");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first Ctrl-C drains"
+    );
     signal(&child, "-TERM");
     let second = Instant::now();
     let (status, stderr) = wait(&mut child, Duration::from_secs(10));
@@ -121,7 +134,10 @@ fn a_second_ctrl_c_stops_at_once_and_records_cancelled_probes() {
     assert!(stderr.contains("Ctrl-C to stop"), "{stderr}");
     assert!(stderr.contains("Ctrl-C again to stop now"), "{stderr}");
     assert!(stderr.contains("stopping now"), "{stderr}");
-    assert!(stderr.contains(&format!("{slow}: cancelled at shutdown")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{slow}: cancelled at shutdown")),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("1 executions (0 passed, 0 failed, 1 cancelled); 1 results stored, 0 could not be stored"),
         "{stderr}"
@@ -160,7 +176,10 @@ fn run_says_what_happens_and_honours_webmon_db() {
         .unwrap();
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains(&format!("{ok} in local is UP: status 200")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{ok} in local is UP: status 200")),
+        "{stderr}"
+    );
     assert!(
         stderr.contains(&format!("{down} in local is DOWN: http_status")),
         "{stderr}"
@@ -170,7 +189,10 @@ fn run_says_what_happens_and_honours_webmon_db() {
         stderr.contains("2 executions (1 passed, 1 failed, 0 cancelled); 2 results stored, 0 could not be stored"),
         "{stderr}"
     );
-    assert!(!stderr.contains("\u{1b}["), "no colour codes into a pipe: {stderr}");
+    assert!(
+        !stderr.contains("\u{1b}["),
+        "no colour codes into a pipe: {stderr}"
+    );
     assert!(db.is_file(), "WEBMON_DB names the database: {stderr}");
     assert!(!dir.path().join("webmon.db").exists());
 
@@ -190,7 +212,10 @@ fn run_says_what_happens_and_honours_webmon_db() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["rows"].as_array().unwrap().len(), 2);
-    assert!(std::fs::read(&db).unwrap() == before, "the report wrote nothing");
+    assert!(
+        std::fs::read(&db).unwrap() == before,
+        "the report wrote nothing"
+    );
 }
 
 /// `webmon test FILE` runs every check once, now, and fails if any fails; `check`
@@ -216,15 +241,35 @@ fn test_runs_every_check_once_and_check_takes_a_file_or_flags() {
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
     assert!(started.elapsed() < Duration::from_secs(20));
-    let line = |id: &str| stdout.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{id}: {stdout}")).to_string();
+    let line = |id: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("{id}: {stdout}"))
+            .to_string()
+    };
     assert!(line("web-ok ").contains("pass"), "{stdout}");
     assert!(line("web-json").contains("pass"), "{stdout}");
-    assert!(line("web-down").contains("FAIL") && line("web-down").contains("503"), "{stdout}");
+    assert!(
+        line("web-down").contains("FAIL") && line("web-down").contains("503"),
+        "{stdout}"
+    );
     assert!(stdout.contains("3 checks: 2 passed, 1 failed"), "{stdout}");
 
-    std::fs::write(&config, yaml.replace("web-down", "web-ok2").replace("/status/503", "/ok")).unwrap();
+    std::fs::write(
+        &config,
+        yaml.replace("web-down", "web-ok2")
+            .replace("/status/503", "/ok"),
+    )
+    .unwrap();
     let out = webmon()
-        .args(["test", "--config", config.to_str().unwrap(), "--allow-private", "--json"])
+        .args([
+            "test",
+            "--config",
+            config.to_str().unwrap(),
+            "--allow-private",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -232,32 +277,78 @@ fn test_runs_every_check_once_and_check_takes_a_file_or_flags() {
     assert_eq!(doc.as_array().unwrap().len(), 3);
 
     let out = webmon()
-        .args(["check", "--config", config.to_str().unwrap(), "--id", "web-json", "--allow-private", "--json"])
+        .args([
+            "check",
+            "--config",
+            config.to_str().unwrap(),
+            "--id",
+            "web-json",
+            "--allow-private",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["check_id"], "web-json");
     let out = webmon()
-        .args(["check", "--config", config.to_str().unwrap(), "--id", "nope"])
+        .args([
+            "check",
+            "--config",
+            config.to_str().unwrap(),
+            "--id",
+            "nope",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no check \"nope\""), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no check \"nope\""),
+        "{}",
+        text(&out.stderr)
+    );
 
     let url = target.url("/ok");
     let out = webmon()
-        .args(["check", &url, "--allow-private", "--requests", "1", "--status", "201", "-X", "GET", "-H", "X-Probe: 1"])
+        .args([
+            "check",
+            &url,
+            "--allow-private",
+            "--requests",
+            "1",
+            "--status",
+            "201",
+            "-X",
+            "GET",
+            "-H",
+            "X-Probe: 1",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    assert!(text(&out.stdout).contains("http_status"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("http_status"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = webmon()
-        .args(["check", &url, "--allow-private", "--requests", "1", "--body-contains", "no such text"])
+        .args([
+            "check",
+            &url,
+            "--allow-private",
+            "--requests",
+            "1",
+            "--body-contains",
+            "no such text",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    assert!(text(&out.stdout).contains("assertion"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("assertion"),
+        "{}",
+        text(&out.stdout)
+    );
 
     // A request that got no answer shows its timings as `-`, not `0.00 ms`.
     let closed = format!("http://127.0.0.1:{}/", free_port());
@@ -269,5 +360,8 @@ fn test_runs_every_check_once_and_check_takes_a_file_or_flags() {
     assert_eq!(out.status.code(), Some(1), "{table}");
     assert!(table.contains("tls -, ttfb -, transfer -"), "{table}");
     assert!(table.contains("avg -, min -, max -, p50 -"), "{table}");
-    assert!(text(&out.stderr).contains("error:"), "failures are said on stderr too");
+    assert!(
+        text(&out.stderr).contains("error:"),
+        "failures are said on stderr too"
+    );
 }

@@ -58,7 +58,10 @@ fn validate_lists_every_error_with_its_place_and_a_guess() {
     ] {
         assert!(stdout.contains(&expected), "missing {expected:?} in:\n{stdout}");
     }
-    assert!(!stdout.contains("friendly"), "single values and plain seconds are fine: {stdout}");
+    assert!(
+        !stdout.contains("friendly"),
+        "single values and plain seconds are fine: {stdout}"
+    );
     assert!(!stdout.contains("u32"), "{stdout}");
 
     // The same from stdin, as JSON with lines and columns.
@@ -75,14 +78,23 @@ fn validate_warns_about_an_empty_file_and_private_addresses() {
     let out = webmon(&["validate", "-"], Some("checks: []\n"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("warning: the file has no valid checks"), "{stdout}");
+    assert!(
+        stdout.contains("warning: the file has no valid checks"),
+        "{stdout}"
+    );
 
     let text = "checks:\n  - {id: local, url: 'http://127.0.0.1:8089/ok'}\n  - {id: lan, url: 'http://10.1.2.3/', allow_private: true}\n  - {id: public, url: 'https://example.com/'}\n";
     let out = webmon(&["validate", "-"], Some(text));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("check \"local\": url http://127.0.0.1:8089/ok is a loopback address"), "{stdout}");
-    assert!(stdout.contains("check \"lan\": url http://10.1.2.3/ is a private address"), "{stdout}");
+    assert!(
+        stdout.contains("check \"local\": url http://127.0.0.1:8089/ok is a loopback address"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("check \"lan\": url http://10.1.2.3/ is a private address"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("\"public\""), "{stdout}");
     let out = webmon(&["validate", "--allow-private", "-"], Some(text));
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -68,7 +68,10 @@ pub fn annotate(
         if let Value::Object(map) = &mut value {
             map.insert("state".into(), state);
             map.insert("stale_after_ms".into(), json!(limit));
-            map.insert("configured".into(), json!(configured.contains_key(&check.check_id)));
+            map.insert(
+                "configured".into(),
+                json!(configured.contains_key(&check.check_id)),
+            );
         }
         checks.push(value);
     }

@@ -215,7 +215,11 @@ fn from_file(path: &Path, id: &str) -> anyhow::Result<Check> {
     Err(super::bad_input(if errors.is_empty() {
         format!("no check {id:?} in {}", path.display())
     } else {
-        format!("check {id:?} in {} is invalid: {}", path.display(), errors.join("; "))
+        format!(
+            "check {id:?} in {} is invalid: {}",
+            path.display(),
+            errors.join("; ")
+        )
     }))
 }
 
@@ -254,15 +258,27 @@ fn phase(r: &ProbeResult, value: f64) -> String {
 /// What a TLS failure means, in words, from the verifier's error name.
 fn tls_words(message: &str) -> Option<&'static str> {
     const KNOWN: [(&str, &str); 9] = [
-        ("CaUsedAsEndEntity", "the server presents a CA certificate as its own certificate"),
-        ("UnknownIssuer", "the certificate is signed by an unknown issuer (self-signed, or a private CA)"),
+        (
+            "CaUsedAsEndEntity",
+            "the server presents a CA certificate as its own certificate",
+        ),
+        (
+            "UnknownIssuer",
+            "the certificate is signed by an unknown issuer (self-signed, or a private CA)",
+        ),
         ("SelfSigned", "the certificate is self-signed"),
         ("Expired", "the certificate has expired"),
         ("NotValidYet", "the certificate is not valid yet"),
-        ("NotValidForName", "the certificate is not valid for this host name"),
+        (
+            "NotValidForName",
+            "the certificate is not valid for this host name",
+        ),
         ("Revoked", "the certificate has been revoked"),
         ("BadSignature", "the certificate's signature is invalid"),
-        ("UnsupportedSignatureAlgorithm", "the certificate uses an unsupported signature algorithm"),
+        (
+            "UnsupportedSignatureAlgorithm",
+            "the certificate uses an unsupported signature algorithm",
+        ),
     ];
     KNOWN
         .iter()
@@ -277,7 +293,10 @@ pub fn error_text(r: &ProbeResult) -> Option<String> {
     let message = r.error_message.as_deref().unwrap_or("");
     if class == ErrorClass::Tls {
         if let Some(words) = tls_words(message) {
-            let hint = if words.contains("unknown issuer") || words.contains("CA certificate") || words.contains("self-signed") {
+            let hint = if words.contains("unknown issuer")
+                || words.contains("CA certificate")
+                || words.contains("self-signed")
+            {
                 " (if you trust it, pass its CA certificate with --ca-file PEM)"
             } else {
                 ""

@@ -28,7 +28,12 @@ pub struct Args {
     #[command(flatten)]
     pub config: super::ConfigArg,
     /// The SQLite database results are written to (created if missing).
-    #[arg(long, default_value = "webmon.db", env = "WEBMON_DB", value_name = "FILE")]
+    #[arg(
+        long,
+        default_value = "webmon.db",
+        env = "WEBMON_DB",
+        value_name = "FILE"
+    )]
     pub db: PathBuf,
     /// Region label of this probe; checks limited to other regions are skipped.
     #[arg(long, default_value = "local")]

@@ -34,7 +34,11 @@ fn private_host(check: &Check) -> Option<&'static str> {
     if host.eq_ignore_ascii_case("localhost") {
         return Some("loopback");
     }
-    let ip: IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let ip: IpAddr = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()?;
     match ip {
         IpAddr::V4(v4) if v4.is_loopback() => Some("loopback"),
         IpAddr::V4(v4) if v4.is_private() => Some("private"),
@@ -49,7 +53,10 @@ fn private_host(check: &Check) -> Option<&'static str> {
 fn warnings(checks: &[Check], operator_allows: bool) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if checks.is_empty() {
-        out.push(("<file>".into(), "the file has no valid checks: nothing will run".into()));
+        out.push((
+            "<file>".into(),
+            "the file has no valid checks: nothing will run".into(),
+        ));
     }
     for c in checks {
         if let Some(kind) = private_host(c) {
@@ -81,7 +88,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         ("<stdin>".to_string(), text)
     } else {
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            super::bad_input(format!("failed to read the checks file {}: {e}", path.display()))
+            super::bad_input(format!(
+                "failed to read the checks file {}: {e}",
+                path.display()
+            ))
         })?;
         (path.display().to_string(), text)
     };

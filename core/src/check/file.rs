@@ -215,9 +215,9 @@ fn parse_item(
     let mut errors = shape::check_item(label, &mut item);
     let reported: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
     let is_reported = |field: &str| {
-        reported
-            .iter()
-            .any(|r| field == r || field.starts_with(&format!("{r}.")) || field.starts_with(&format!("{r}[")))
+        reported.iter().any(|r| {
+            field == r || field.starts_with(&format!("{r}.")) || field.starts_with(&format!("{r}["))
+        })
     };
     let raw: RawCheck = match serde_path_to_error::deserialize(item.clone()) {
         Ok(raw) => raw,
@@ -237,7 +237,12 @@ fn parse_item(
             }
             if !is_reported(&field) {
                 let value = lookup(&item, &field).unwrap_or_else(|| "<missing>".into());
-                errors.push(ValidationError::new(label, &field, value, shape::humanize(&inner)));
+                errors.push(ValidationError::new(
+                    label,
+                    &field,
+                    value,
+                    shape::humanize(&inner),
+                ));
             }
             return Err(errors);
         }

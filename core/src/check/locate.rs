@@ -7,14 +7,19 @@
 pub fn locate(text: &str, label: &str, field: &str) -> Option<(usize, usize)> {
     let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
     let items = doc.get("checks")?.as_sequence()?;
-    let index = match label.strip_prefix("<item ").and_then(|r| r.strip_suffix('>')) {
+    let index = match label
+        .strip_prefix("<item ")
+        .and_then(|r| r.strip_suffix('>'))
+    {
         Some(n) => n.parse::<usize>().ok()?.checked_sub(1)?,
         None => items
             .iter()
             .rposition(|i| i.get("id").and_then(|v| v.as_str()) == Some(label))?,
     };
     let lines: Vec<&str> = text.lines().collect();
-    let start = lines.iter().position(|l| l.trim_end() == "checks:" || l.starts_with("checks:"))?;
+    let start = lines
+        .iter()
+        .position(|l| l.trim_end() == "checks:" || l.starts_with("checks:"))?;
     let indent = |l: &str| l.len() - l.trim_start().len();
     let is_item = |l: &str, at: usize| {
         let t = l.trim_start();
@@ -34,7 +39,9 @@ pub fn locate(text: &str, label: &str, field: &str) -> Option<(usize, usize)> {
         (begin + 1..lines.len())
             .find(|&i| {
                 let l = lines[i];
-                !l.trim().is_empty() && !l.trim_start().starts_with('#') && indent(l) < list_indent + 1
+                !l.trim().is_empty()
+                    && !l.trim_start().starts_with('#')
+                    && indent(l) < list_indent + 1
                     && !is_item(l, list_indent)
             })
             .unwrap_or(lines.len())
@@ -61,10 +68,15 @@ fn find_key(lines: &[&str], (line, col): (usize, usize), key: &str) -> Option<(u
     for (i, text) in lines.iter().enumerate().skip(line) {
         let from = if i == line { col.min(text.len()) } else { 0 };
         let mut search = from;
-        while let Some(pos) = text.get(search..).and_then(|t| t.find(key)).map(|p| p + search) {
+        while let Some(pos) = text
+            .get(search..)
+            .and_then(|t| t.find(key))
+            .map(|p| p + search)
+        {
             let before = text[..pos].chars().last();
             let after = text[pos + key.len()..].trim_start();
-            let boundary = before.is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '-' | '"' | '\''));
+            let boundary = before
+                .is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '-' | '"' | '\''));
             let after = after.trim_start_matches(['"', '\'']);
             if boundary && after.starts_with(':') {
                 return Some((i, pos));

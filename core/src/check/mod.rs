@@ -19,9 +19,9 @@ pub use file::{
 };
 pub use interval::Interval;
 pub use locate::locate;
-pub use shape::did_you_mean;
 pub use raw::{RawAssertions, RawCheck, RawJsonPointer, StatusEntry};
 pub use secret::{SecretKind, SecretPolicy, SecretRef};
+pub use shape::did_you_mean;
 pub use status::{StatusRange, StatusSet};
 pub use validate::{
     default_timeout, dimension_bytes, resolve_secrets, valid_tag_key, Assertions, Check,

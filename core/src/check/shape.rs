@@ -118,7 +118,12 @@ fn scalar_text(v: &Value) -> Option<Value> {
 }
 
 /// Checks (and normalises) one value; `Err` is the reason it is refused.
-fn shape(kind: Kind, value: &mut Value, errors: &mut Vec<(String, Value, String)>, path: &str) -> Result<(), String> {
+fn shape(
+    kind: Kind,
+    value: &mut Value,
+    errors: &mut Vec<(String, Value, String)>,
+    path: &str,
+) -> Result<(), String> {
     match kind {
         Kind::Any => Ok(()),
         Kind::Text if is_text(value) => Ok(()),
@@ -133,7 +138,10 @@ fn shape(kind: Kind, value: &mut Value, errors: &mut Vec<(String, Value, String)
                 *value = Value::String(format!("{n}s"));
                 Ok(())
             }
-            _ => Err("expected a duration such as `30s`, `500ms` or `5m` (a plain number is seconds)".into()),
+            _ => Err(
+                "expected a duration such as `30s`, `500ms` or `5m` (a plain number is seconds)"
+                    .into(),
+            ),
         },
         Kind::TextList => {
             if is_text(value) {
@@ -150,8 +158,16 @@ fn shape(kind: Kind, value: &mut Value, errors: &mut Vec<(String, Value, String)
                 *value = Value::Sequence(vec![value.clone()]);
             }
             match value.as_sequence() {
-                Some(items) if items.iter().all(|i| is_text(i) || i.as_u64().is_some_and(|n| n <= u64::from(u16::MAX))) => Ok(()),
-                _ => Err("expected a status code, a range such as `200-299`, or a list of them".into()),
+                Some(items)
+                    if items.iter().all(|i| {
+                        is_text(i) || i.as_u64().is_some_and(|n| n <= u64::from(u16::MAX))
+                    }) =>
+                {
+                    Ok(())
+                }
+                _ => Err(
+                    "expected a status code, a range such as `200-299`, or a list of them".into(),
+                ),
             }
         }
         Kind::JsonList => {
@@ -170,7 +186,13 @@ fn shape(kind: Kind, value: &mut Value, errors: &mut Vec<(String, Value, String)
             for (k, v) in map.iter_mut() {
                 match scalar_text(v) {
                     Some(text) if is_text(k) => *v = text,
-                    _ => return Err(format!("expected a mapping of names to texts; `{}` holds {}", render(k), describe(v))),
+                    _ => {
+                        return Err(format!(
+                            "expected a mapping of names to texts; `{}` holds {}",
+                            render(k),
+                            describe(v)
+                        ))
+                    }
                 }
             }
             Ok(())
@@ -187,7 +209,12 @@ fn shape(kind: Kind, value: &mut Value, errors: &mut Vec<(String, Value, String)
 
 /// Checks every field of `map` against `known`, removing the unknown and the
 /// ill-typed ones; each problem is pushed as (field path, value, reason).
-fn fields(map: &mut Mapping, known: &[(&str, Kind)], prefix: &str, errors: &mut Vec<(String, Value, String)>) {
+fn fields(
+    map: &mut Mapping,
+    known: &[(&str, Kind)],
+    prefix: &str,
+    errors: &mut Vec<(String, Value, String)>,
+) {
     let keys: Vec<Value> = map.keys().cloned().collect();
     for key in keys {
         let name = key.as_str().unwrap_or_default().to_string();
@@ -218,7 +245,15 @@ fn fields(map: &mut Mapping, known: &[(&str, Kind)], prefix: &str, errors: &mut 
 /// they name (so validation does not report them twice).
 pub fn check_item(label: &str, item: &mut Value) -> Vec<ValidationError> {
     let Some(map) = item.as_mapping_mut() else {
-        return vec![ValidationError::new(label, "<item>", render(item), format!("expected a mapping with `id` and `url`, got {}", describe(item)))];
+        return vec![ValidationError::new(
+            label,
+            "<item>",
+            render(item),
+            format!(
+                "expected a mapping with `id` and `url`, got {}",
+                describe(item)
+            ),
+        )];
     };
     let mut errors = Vec::new();
     fields(map, &CHECK_FIELDS, "", &mut errors);
@@ -272,8 +307,20 @@ mod tests {
         .unwrap();
         let errors = check_item("a", &mut item);
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["intervall", "requests", "enabled", "assertions.tls_min_dayz"]);
-        assert!(errors[1].reason.starts_with("expected a whole number"), "{}", errors[1].reason);
+        assert_eq!(
+            fields,
+            [
+                "intervall",
+                "requests",
+                "enabled",
+                "assertions.tls_min_dayz"
+            ]
+        );
+        assert!(
+            errors[1].reason.starts_with("expected a whole number"),
+            "{}",
+            errors[1].reason
+        );
         assert_eq!(item["timeout"], Value::String("5s".into()));
         assert!(item["regions"].is_sequence());
         assert!(item["assertions"]["status"].is_sequence());

@@ -61,7 +61,10 @@ impl Plan {
         for check in checks.into_iter().filter(|c| c.runs_in(&self.region)) {
             let (due_ms, immediate) = match self.entries.get(&check.id) {
                 Some(old) if old.check.interval == check.interval => (old.due_ms, old.immediate),
-                Some(_) => (next_run_at_or_after(&check.id, check.interval, now_ms), false),
+                Some(_) => (
+                    next_run_at_or_after(&check.id, check.interval, now_ms),
+                    false,
+                ),
                 None => (now_ms, true),
             };
             entries.insert(
@@ -151,7 +154,10 @@ mod tests {
         assert_eq!(times[0], 0, "a new check runs at once");
         let grid = &times[1..];
         assert!(grid.len() >= 2, "{times:?}");
-        assert!(grid[0] >= 5_000, "the next run is half an interval later at least");
+        assert!(
+            grid[0] >= 5_000,
+            "the next run is half an interval later at least"
+        );
         assert!(grid.windows(2).all(|w| w[1] - w[0] == 10_000));
         assert_eq!(
             grid[0] % 10_000,

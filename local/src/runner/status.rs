@@ -133,7 +133,11 @@ impl RunStatus {
     pub fn record(&self, result: &ProbeResult) -> Option<Change> {
         let mut map = self.lock();
         let state = map.get_mut(&result.check_id)?;
-        if state.last.as_ref().is_some_and(|l| l.at_ms > result.scheduled_at_ms) {
+        if state
+            .last
+            .as_ref()
+            .is_some_and(|l| l.at_ms > result.scheduled_at_ms)
+        {
             return None;
         }
         let outcome = Outcome {
@@ -173,7 +177,12 @@ impl RunStatus {
 /// The result stored for a probe that a forced stop cut short: not available, error
 /// class `timeout`, message [`CANCELLED_MESSAGE`]. Its timings are unknown, so zero,
 /// and its request count is 0.
-pub fn cancelled_result(check: &Check, region: &str, scheduled_at_ms: i64, now_ms: i64) -> ProbeResult {
+pub fn cancelled_result(
+    check: &Check,
+    region: &str,
+    scheduled_at_ms: i64,
+    now_ms: i64,
+) -> ProbeResult {
     ProbeResult {
         version: RESULT_VERSION,
         region: region.to_string(),
