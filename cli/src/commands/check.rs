@@ -255,34 +255,51 @@ fn phase(r: &ProbeResult, value: f64) -> String {
     }
 }
 
-/// What a TLS failure means, in words, from the verifier's error name.
+/// What a TLS failure means, in words, from the verifier's error (its name or its
+/// message).
 fn tls_words(message: &str) -> Option<&'static str> {
-    const KNOWN: [(&str, &str); 9] = [
+    const KNOWN: [(&[&str], &str); 9] = [
         (
-            "CaUsedAsEndEntity",
+            &["CaUsedAsEndEntity", "ca used as end entity"],
             "the server presents a CA certificate as its own certificate",
         ),
         (
-            "UnknownIssuer",
+            &["UnknownIssuer", "unknown issuer"],
             "the certificate is signed by an unknown issuer (self-signed, or a private CA)",
         ),
-        ("SelfSigned", "the certificate is self-signed"),
-        ("Expired", "the certificate has expired"),
-        ("NotValidYet", "the certificate is not valid yet"),
         (
-            "NotValidForName",
+            &["SelfSigned", "self-signed"],
+            "the certificate is self-signed",
+        ),
+        (
+            &["NotValidYet", "not valid yet"],
+            "the certificate is not valid yet",
+        ),
+        (&["Expired", "expired"], "the certificate has expired"),
+        (
+            &["NotValidForName", "not valid for name"],
             "the certificate is not valid for this host name",
         ),
-        ("Revoked", "the certificate has been revoked"),
-        ("BadSignature", "the certificate's signature is invalid"),
+        (&["Revoked", "revoked"], "the certificate has been revoked"),
         (
-            "UnsupportedSignatureAlgorithm",
+            &["BadSignature", "bad signature"],
+            "the certificate's signature is invalid",
+        ),
+        (
+            &[
+                "UnsupportedSignatureAlgorithm",
+                "unsupported signature algorithm",
+            ],
             "the certificate uses an unsupported signature algorithm",
         ),
     ];
+    let lower = message.to_ascii_lowercase();
     KNOWN
         .iter()
-        .find(|(name, _)| message.contains(name))
+        .find(|(keys, _)| {
+            keys.iter()
+                .any(|k| message.contains(k) || lower.contains(&k.to_ascii_lowercase()))
+        })
         .map(|(_, words)| *words)
 }
 
