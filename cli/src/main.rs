@@ -24,6 +24,8 @@ enum Command {
     Check(commands::check::Args),
     /// Validate a checks file and list every error.
     Validate(commands::validate::Args),
+    /// Run every check of a file once, now, and print a table.
+    Test(commands::test::Args),
     /// Probe the checks of a file on schedule and store the results locally.
     Run(commands::run::Args),
     /// Latency and availability per check and region.
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Check(args) => commands::check::run(args).await,
             Command::Validate(args) => commands::validate::run(args).await,
+            Command::Test(args) => commands::test::run(args).await,
             Command::Run(args) => commands::run::run(args).await,
             Command::Report(args) => commands::report::run(args).await,
             Command::Checks(args) => commands::checks::run(args).await,
@@ -72,7 +75,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<commands::BadInput>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -88,6 +88,15 @@ fn list_shows_the_home_region_and_the_region_stacks() {
         text.contains("home stack home: 3 probe region(s)"),
         "{text}"
     );
+
+    let out = webmon(root.path(), &["list", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["home_stack"], "home");
+    assert_eq!(doc["regions"][0]["region"], "us-east-1");
+    assert_eq!(doc["regions"][0]["role"], "home");
+    assert_eq!(doc["regions"].as_array().unwrap().len(), 3);
+    assert_eq!(doc["problems"].as_array().unwrap().len(), 0);
 }
 
 #[test]

@@ -10,11 +10,19 @@
 //!   documented in `docs/dashboard.md`.
 //! - `assets`: the pages, scripts and styles, compiled into the binary.
 //!
+//! Cross-site requests (`Sec-Fetch-Site: cross-site`) are refused, except navigations
+//! to a page. The overview is read once per [`OVERVIEW_CACHE`] however many ask.
+//!
 //! Results carry no request headers of checks, so no secret can reach a page.
 
 mod assets;
+pub mod catalog;
 mod routes;
 mod server;
 
-pub use server::{serve, serve_with_clock, HEADER_READ_TIMEOUT, SHUTDOWN_GRACE};
+pub use catalog::{CheckCatalog, ConfiguredCheck};
+pub use server::{
+    serve, serve_with, serve_with_clock, ServeOptions, HEADER_READ_TIMEOUT, OVERVIEW_CACHE,
+    SHUTDOWN_GRACE,
+};
 pub use webmon_core::read::{ResultReader, Window};

@@ -14,9 +14,11 @@ use hyper::Request;
 use serde::Serialize;
 
 use super::assets;
-use super::server::State;
+use super::catalog::annotate;
+use super::server::{State, OVERVIEW_CACHE};
 use webmon_core::ports::PortError;
 use webmon_core::read::model::{Window, DEFAULT_FAILURE_LIMIT, MAX_FAILURE_LIMIT};
+use webmon_core::read::Overview;
 
 type Reply = Response<Full<Bytes>>;
 
@@ -107,8 +109,31 @@ fn host_allowed(req: &Request<Incoming>, state: &State) -> bool {
     allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
 }
 
+/// A request from another site's page (`Sec-Fetch-Site: cross-site`), other than a
+/// navigation to one of the pages: a link to the dashboard works, a script elsewhere
+/// reading its API does not.
+fn cross_site(req: &Request<Incoming>) -> bool {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase)
+    };
+    if header("sec-fetch-site").as_deref() != Some("cross-site") {
+        return false;
+    }
+    let page = req.uri().path() == "/" || req.uri().path().starts_with("/check/");
+    !(page && header("sec-fetch-mode").as_deref() == Some("navigate"))
+}
+
 /// Handles one request. Never fails: errors become JSON error responses.
 pub(crate) async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Reply, Infallible> {
+    if cross_site(&req) {
+        return Ok(error(
+            StatusCode::FORBIDDEN,
+            "failed to serve: cross-site requests are refused",
+        ));
+    }
     if !host_allowed(&req, &state) {
         return Ok(error(
             StatusCode::MISDIRECTED_REQUEST,
@@ -172,10 +197,16 @@ async fn api(segments: &[&str], query: &HashMap<String, String>, state: &State) 
     };
     let source = &state.source;
     match segments {
-        ["overview"] => source
-            .overview(window)
-            .await
-            .map_or_else(port_error, |v| json(StatusCode::OK, &v)),
+        ["overview"] => {
+            let since = query.get("since").cloned().unwrap_or_default();
+            match overview(state, window, since).await {
+                Ok(v) => {
+                    let now = state.clock.now_ms();
+                    json(StatusCode::OK, &annotate(&v, state.catalog.as_ref(), now))
+                }
+                Err(e) => port_error(e),
+            }
+        }
         ["checks", id, what] if valid_check_id(id) => match *what {
             "series" => source
                 .series(id, window)
@@ -210,6 +241,20 @@ async fn api(segments: &[&str], query: &HashMap<String, String>, state: &State) 
             &format!("no API endpoint /api/{}", segments.join("/")),
         ),
     }
+}
+
+/// The overview of `since`, read at most once per [`OVERVIEW_CACHE`]: the lock is held
+/// during the query, so requests arriving meanwhile wait for it and share its answer.
+async fn overview(state: &State, window: Window, since: String) -> Result<Overview, PortError> {
+    let mut cached = state.overview.lock().await;
+    if let Some((at, key, overview)) = cached.as_ref() {
+        if key == &since && at.elapsed() < OVERVIEW_CACHE {
+            return Ok(overview.clone());
+        }
+    }
+    let fresh = state.source.overview(window).await?;
+    *cached = Some((std::time::Instant::now(), since, fresh.clone()));
+    Ok(fresh)
 }
 
 #[cfg(test)]

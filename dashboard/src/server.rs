@@ -17,19 +17,48 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::catalog::CheckCatalog;
 use super::routes;
 use webmon_core::ports::{Clock, SystemClock};
-use webmon_core::read::ResultReader;
+use webmon_core::read::{Overview, ResultReader};
 
 /// How long open connections get to finish once shutdown is asked for.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long an overview is reused: concurrent and repeated requests within it share one
+/// store query.
+pub const OVERVIEW_CACHE: Duration = Duration::from_secs(2);
+
+/// What [`serve_with`] takes besides the listener and the source.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// The clock that anchors `since` windows and staleness.
+    pub clock: Arc<dyn Clock>,
+    /// The configured checks, if known (`webmon run` passes its own).
+    pub catalog: Option<Arc<dyn CheckCatalog>>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            catalog: None,
+        }
+    }
+}
+
+/// A cached overview: when it was read, for which `since`, and the overview.
+pub(crate) type OverviewCache = tokio::sync::Mutex<Option<(std::time::Instant, String, Overview)>>;
+
 /// What every request handler shares.
 pub(crate) struct State {
     pub(crate) source: Arc<dyn ResultReader>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) catalog: Option<Arc<dyn CheckCatalog>>,
+    /// Held while the overview is read, so concurrent requests wait for one query.
+    pub(crate) overview: OverviewCache,
     /// Host names accepted in the `Host` header; `None` accepts any. Set when bound to
     /// loopback, so a web page elsewhere cannot read the dashboard through DNS rebinding.
     pub(crate) allowed_hosts: Option<Vec<String>>,
@@ -71,10 +100,26 @@ pub async fn serve_with_clock(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let options = ServeOptions {
+        clock,
+        catalog: None,
+    };
+    serve_with(listener, source, options, shutdown).await
+}
+
+/// [`serve`] with its options: the clock and the configured checks.
+pub async fn serve_with(
+    listener: TcpListener,
+    source: Arc<dyn ResultReader>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
     let local = listener.local_addr()?;
     let state = Arc::new(State {
         source,
-        clock,
+        clock: options.clock,
+        catalog: options.catalog,
+        overview: tokio::sync::Mutex::new(None),
         allowed_hosts: allowed_hosts(local),
     });
     let (stop_tx, stop_rx) = watch::channel(false);

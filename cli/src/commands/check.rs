@@ -1,4 +1,6 @@
-//! `webmon check URL`: one execution of a one-off check, printed as a table or JSON.
+//! `webmon check URL`: one execution of a one-off check (method, headers, body and
+//! assertions from flags), or of one check of a file (`--config FILE --id ID`),
+//! printed as a table or JSON.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,16 +9,50 @@ use std::time::Duration;
 use anyhow::Context;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
-use webmon_core::check::RawCheck;
+use webmon_core::check::{load_checks_file, Check, RawAssertions, RawCheck, StatusEntry};
 use webmon_core::ports::{Clock, SystemClock};
 use webmon_core::probe::{ProbeOptions, Prober};
-use webmon_core::result::ProbeResult;
+use webmon_core::result::{ErrorClass, ProbeResult};
 
 /// Arguments of `webmon check`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The http:// or https:// URL to probe.
-    pub url: String,
+    /// The http:// or https:// URL to probe (or `--config FILE --id ID`).
+    #[arg(required_unless_present = "config")]
+    pub url: Option<String>,
+    /// Run one check of this checks file (with `--id`).
+    #[arg(long, value_name = "FILE", requires = "id", conflicts_with = "url")]
+    pub config: Option<PathBuf>,
+    /// The id of the check to run from `--config`.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// HTTP method.
+    #[arg(long, short = 'X', default_value = "GET")]
+    pub method: String,
+    /// A request header, `Name: value` (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Request body.
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Accepted status codes or ranges, e.g. `200-299` (repeatable; default 200-399).
+    #[arg(long, value_name = "CODES")]
+    pub status: Vec<String>,
+    /// Text the body must contain (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    pub body_contains: Vec<String>,
+    /// Regex the body must match (repeatable).
+    #[arg(long, value_name = "REGEX")]
+    pub body_regex: Vec<String>,
+    /// A response header that must equal a value, `Name: value` (repeatable).
+    #[arg(long, value_name = "NAME: VALUE")]
+    pub expect_header: Vec<String>,
+    /// Largest acceptable average latency, e.g. `500ms`.
+    #[arg(long, value_name = "DURATION")]
+    pub max_latency: Option<String>,
+    /// Fewest days the TLS certificate must still be valid.
+    #[arg(long, value_name = "DAYS")]
+    pub tls_min_days: Option<u32>,
     /// Requests in the execution (the first on a fresh connection), 1-20.
     #[arg(long, default_value_t = 5)]
     pub requests: u32,
@@ -55,29 +91,24 @@ pub fn read_ca_file(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
 /// Runs `webmon check`: exit 0 if the target is available, 1 if not, 2 if the
 /// arguments do not make a valid check.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let raw = RawCheck {
-        id: "cli".into(),
-        url: args.url.clone(),
-        requests: Some(args.requests),
-        timeout: Some(humantime::format_duration(args.timeout).to_string()),
-        // A one-off check has no schedule; the longest interval lifts the
-        // "requests x timeout fits in the interval" rule.
-        interval: Some("1d".into()),
-        allow_private: Some(args.allow_private),
-        ..Default::default()
-    };
-    let check = match raw.validate() {
-        Ok(check) => check,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!(
-                    "error: field `{}` = {:?}: {}",
-                    flag_name(&e.field),
-                    e.value,
-                    e.reason
-                );
+    let check = match &args.config {
+        Some(path) => from_file(path, args.id.as_deref().unwrap_or_default())?,
+        None => {
+            let raw = one_off(&args)?;
+            match raw.validate() {
+                Ok(check) => check,
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!(
+                            "error: {} = {:?}: {}",
+                            flag_name(&e.field),
+                            e.value,
+                            e.reason
+                        );
+                    }
+                    return Ok(ExitCode::from(2));
+                }
             }
-            return Ok(ExitCode::from(2));
         }
     };
     let extra_roots_der = match &args.ca_file {
@@ -91,6 +122,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Default::default()
     });
     let result = prober.probe(&check, SystemClock.now_ms()).await;
+    if !result.available && !args.json {
+        if let Some(text) = error_text(&result) {
+            eprintln!("error: {} is down: {text}", check.url);
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
@@ -103,17 +139,189 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn flag_name(field: &str) -> &str {
+/// `Name: value` as a pair.
+fn header_pair(text: &str, flag: &str) -> anyhow::Result<(String, String)> {
+    match text.split_once(':') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.trim().to_string()))
+        }
+        _ => Err(super::bad_input(format!(
+            "failed to read {flag} {text:?}: expected `Name: value`"
+        ))),
+    }
+}
+
+/// The check the flags describe.
+fn one_off(args: &Args) -> anyhow::Result<RawCheck> {
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| header_pair(h, "--header"))
+        .collect::<anyhow::Result<_>>()?;
+    let expect_headers: std::collections::BTreeMap<String, String> = args
+        .expect_header
+        .iter()
+        .map(|h| header_pair(h, "--expect-header"))
+        .collect::<anyhow::Result<_>>()?;
+    let assertions = RawAssertions {
+        status: args
+            .status
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(|s| StatusEntry::Text(s.trim().to_string()))
+            .collect(),
+        body_contains: args.body_contains.clone(),
+        body_regex: args.body_regex.clone(),
+        headers: expect_headers,
+        max_latency: args.max_latency.clone(),
+        tls_min_days: args.tls_min_days,
+        ..Default::default()
+    };
+    Ok(RawCheck {
+        id: "cli".into(),
+        url: args.url.clone().unwrap_or_default(),
+        method: Some(args.method.clone()),
+        headers,
+        body: args.body.clone(),
+        requests: Some(args.requests),
+        timeout: Some(humantime::format_duration(args.timeout).to_string()),
+        // A one-off check has no schedule; the longest interval lifts the
+        // "requests x timeout fits in the interval" rule.
+        interval: Some("1d".into()),
+        allow_private: Some(args.allow_private),
+        assertions: (assertions != RawAssertions::default()).then_some(assertions),
+        ..Default::default()
+    })
+}
+
+/// The check `id` of the file at `path`, or a bad-input error saying why not.
+fn from_file(path: &Path, id: &str) -> anyhow::Result<Check> {
+    if !path.is_file() {
+        return Err(super::bad_input(format!(
+            "failed to read the checks file {}: no such file",
+            path.display()
+        )));
+    }
+    let outcome = load_checks_file(path);
+    if let Some(check) = outcome.checks.into_iter().find(|c| c.id == id) {
+        return Ok(check);
+    }
+    let errors: Vec<String> = outcome
+        .errors
+        .iter()
+        .filter(|e| e.check_id == id)
+        .map(|e| e.to_string())
+        .collect();
+    Err(super::bad_input(if errors.is_empty() {
+        format!("no check {id:?} in {}", path.display())
+    } else {
+        format!(
+            "check {id:?} in {} is invalid: {}",
+            path.display(),
+            errors.join("; ")
+        )
+    }))
+}
+
+fn flag_name(field: &str) -> String {
     match field {
-        "url" => "URL",
-        "requests" => "--requests",
-        "timeout" => "--timeout",
-        other => other,
+        "url" => "URL".into(),
+        "requests" => "--requests".into(),
+        "timeout" => "--timeout".into(),
+        "method" => "--method".into(),
+        "body" => "--body".into(),
+        f if f.starts_with("headers") => "--header".into(),
+        f if f.starts_with("assertions.headers") => "--expect-header".into(),
+        f => match f.strip_prefix("assertions.") {
+            Some(rest) => {
+                let name = rest.split(['[', '.']).next().unwrap_or(rest);
+                format!("--{}", name.replace('_', "-"))
+            }
+            None => format!("--{}", f.replace('_', "-")),
+        },
     }
 }
 
 fn ms(value: f64) -> String {
     format!("{value:.2} ms")
+}
+
+/// A phase of a request that got no answer: `-` when it was not reached.
+fn phase(r: &ProbeResult, value: f64) -> String {
+    if r.status_code.is_none() && value == 0.0 {
+        "-".into()
+    } else {
+        ms(value)
+    }
+}
+
+/// What a TLS failure means, in words, from the verifier's error (its name or its
+/// message).
+fn tls_words(message: &str) -> Option<&'static str> {
+    const KNOWN: [(&[&str], &str); 9] = [
+        (
+            &["CaUsedAsEndEntity", "ca used as end entity"],
+            "the server presents a CA certificate as its own certificate",
+        ),
+        (
+            &["UnknownIssuer", "unknown issuer"],
+            "the certificate is signed by an unknown issuer (self-signed, or a private CA)",
+        ),
+        (
+            &["SelfSigned", "self-signed"],
+            "the certificate is self-signed",
+        ),
+        (
+            &["NotValidYet", "not valid yet"],
+            "the certificate is not valid yet",
+        ),
+        (&["Expired", "expired"], "the certificate has expired"),
+        (
+            &["NotValidForName", "not valid for name"],
+            "the certificate is not valid for this host name",
+        ),
+        (&["Revoked", "revoked"], "the certificate has been revoked"),
+        (
+            &["BadSignature", "bad signature"],
+            "the certificate's signature is invalid",
+        ),
+        (
+            &[
+                "UnsupportedSignatureAlgorithm",
+                "unsupported signature algorithm",
+            ],
+            "the certificate uses an unsupported signature algorithm",
+        ),
+    ];
+    let lower = message.to_ascii_lowercase();
+    KNOWN
+        .iter()
+        .find(|(keys, _)| {
+            keys.iter()
+                .any(|k| message.contains(k) || lower.contains(&k.to_ascii_lowercase()))
+        })
+        .map(|(_, words)| *words)
+}
+
+/// A result's error in words: `class: message`, TLS failures explained with a hint to
+/// `--ca-file` where a private CA may be the cause.
+pub fn error_text(r: &ProbeResult) -> Option<String> {
+    let class = r.error_class?;
+    let message = r.error_message.as_deref().unwrap_or("");
+    if class == ErrorClass::Tls {
+        if let Some(words) = tls_words(message) {
+            let hint = if words.contains("unknown issuer")
+                || words.contains("CA certificate")
+                || words.contains("self-signed")
+            {
+                " (if you trust it, pass its CA certificate with --ca-file PEM)"
+            } else {
+                ""
+            };
+            return Some(format!("tls: {words}{hint} [{message}]"));
+        }
+    }
+    Some(format!("{}: {message}", class.as_str()))
 }
 
 /// The human-readable form of a result.
@@ -133,15 +341,8 @@ pub fn table(r: &ProbeResult) -> String {
             r.status_code.map_or("-".into(), |s| s.to_string()),
         ),
     ];
-    if let Some(class) = r.error_class {
-        rows.push((
-            "error",
-            format!(
-                "{}: {}",
-                class.as_str(),
-                r.error_message.as_deref().unwrap_or("")
-            ),
-        ));
+    if let Some(text) = error_text(r) {
+        rows.push(("error", text));
     }
     rows.extend([
         (
@@ -157,21 +358,21 @@ pub fn table(r: &ProbeResult) -> String {
             "latency",
             format!(
                 "avg {}, min {}, max {}, p50 {}",
-                ms(r.latency.avg_ms),
-                ms(r.latency.min_ms),
-                ms(r.latency.max_ms),
-                ms(r.latency.p50_ms)
+                phase(r, r.latency.avg_ms),
+                phase(r, r.latency.min_ms),
+                phase(r, r.latency.max_ms),
+                phase(r, r.latency.p50_ms)
             ),
         ),
         (
             "cold phases",
             format!(
                 "dns {}, connect {}, tls {}, ttfb {}, transfer {}",
-                ms(r.cold.dns_ms),
-                ms(r.cold.connect_ms),
-                ms(r.cold.tls_ms),
-                ms(r.cold.ttfb_ms),
-                ms(r.cold.transfer_ms)
+                phase(r, r.cold.dns_ms),
+                phase(r, r.cold.connect_ms),
+                phase(r, r.cold.tls_ms),
+                phase(r, r.cold.ttfb_ms),
+                phase(r, r.cold.transfer_ms)
             ),
         ),
         ("warm ttfb", r.warm_ttfb_ms.map_or("-".into(), ms)),

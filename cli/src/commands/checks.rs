@@ -58,7 +58,11 @@ enum ChecksCommand {
         file: PathBuf,
     },
     /// List the checks in the table (and the items that fail validation).
-    List,
+    List {
+        /// Print JSON (`checks`, `errors`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete a check.
     Delete {
         /// Check id.
@@ -88,13 +92,33 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("failed to read {}", file.display()))?;
             write_all(&repo, checks, errors).await
         }
-        ChecksCommand::List => {
+        ChecksCommand::List { json } => {
             let loaded = repo.all().await.map_err(|e| {
                 anyhow::anyhow!("failed to list the checks in {}: {e}", repo.table())
             })?;
             let summary = loaded.summary();
             let mut checks = loaded.checks;
             checks.sort_by(|a, b| a.id.cmp(&b.id));
+            if json {
+                let doc = serde_json::json!({
+                    "checks": checks.iter().map(|c| serde_json::json!({
+                        "id": c.id,
+                        "url": c.url.to_string(),
+                        "interval": c.interval.to_string(),
+                        "group": GroupKey::of(c).name(),
+                        "regions": c.regions,
+                        "enabled": c.enabled,
+                    })).collect::<Vec<_>>(),
+                    "errors": loaded.errors,
+                    "summary": summary,
+                });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+                return Ok(if loaded.errors.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(2)
+                });
+            }
             println!(
                 "{:<32} {:>8} {:<8} {:<24} URL",
                 "ID", "INTERVAL", "GROUP", "REGIONS"

@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use webmon_core::read::ResultReader;
+use webmon_dashboard::{CheckCatalog, ConfiguredCheck, ServeOptions};
+use webmon_local::runner::status::RunStatus;
 use webmon_local::store::SqliteStore;
 
 use super::source::{SourceArgs, SqliteOpen};
@@ -25,6 +27,27 @@ pub struct Args {
     /// network in front of it is trusted.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     bind: IpAddr,
+    /// The checks file being run, if any: its checks without results show as pending,
+    /// and their intervals say when a result is stale.
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+}
+
+/// The checks `webmon run` is running, for its dashboard.
+struct RunCatalog(RunStatus);
+
+impl CheckCatalog for RunCatalog {
+    fn checks(&self) -> Vec<ConfiguredCheck> {
+        self.0
+            .snapshot()
+            .into_iter()
+            .map(|c| ConfiguredCheck {
+                id: c.id,
+                url: c.url,
+                interval_ms: c.interval_ms,
+            })
+            .collect()
+    }
 }
 
 async fn bind(ip: IpAddr, port: u16) -> anyhow::Result<tokio::net::TcpListener> {
@@ -63,6 +86,7 @@ impl RunDashboard {
 /// `webmon run` (`--port`, `--bind`; `--no-ui` skips this).
 pub async fn spawn_for_run(
     store: &SqliteStore,
+    status: RunStatus,
     ip: IpAddr,
     port: u16,
 ) -> anyhow::Result<RunDashboard> {
@@ -73,15 +97,41 @@ pub async fn spawn_for_run(
     println!("webmon dashboard on http://{local}/");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let source: Arc<dyn ResultReader> = Arc::new(store.clone());
-    let task = tokio::spawn(webmon_dashboard::serve(listener, source, async move {
-        let _ = stopped.await;
-    }));
+    let options = ServeOptions {
+        catalog: Some(Arc::new(RunCatalog(status))),
+        ..Default::default()
+    };
+    let task = tokio::spawn(webmon_dashboard::serve_with(
+        listener,
+        source,
+        options,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Ok(RunDashboard { stop, task })
 }
 
 /// Runs `webmon dashboard`.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source = args.store.open(SqliteOpen::Existing).await?;
+    let catalog: Option<Arc<dyn CheckCatalog>> = match &args.config {
+        Some(path) => {
+            let outcome = webmon_core::check::load_checks_file(path);
+            let checks: Vec<ConfiguredCheck> = outcome
+                .checks
+                .iter()
+                .filter(|c| c.enabled)
+                .map(|c| ConfiguredCheck {
+                    id: c.id.clone(),
+                    url: c.url.to_string(),
+                    interval_ms: c.interval.seconds() as i64 * 1000,
+                })
+                .collect();
+            Some(Arc::new(checks))
+        }
+        None => None,
+    };
     let listener = bind(args.bind, args.port).await?;
     let local = listener
         .local_addr()
@@ -93,7 +143,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             std::future::pending::<()>().await;
         }
     };
-    webmon_dashboard::serve(listener, source, shutdown)
+    let options = ServeOptions {
+        catalog,
+        ..Default::default()
+    };
+    webmon_dashboard::serve_with(listener, source, options, shutdown)
         .await
         .context("failed to serve the dashboard")?;
     Ok(ExitCode::SUCCESS)

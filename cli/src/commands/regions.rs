@@ -35,7 +35,11 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum Command {
     /// Show the home region and the region stack files, and what is wrong with them.
-    List,
+    List {
+        /// Print JSON (`home`, `regions`, `problems`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Add a probe region: write regions/Pulumi.REGION.yaml and print what to run.
     Add {
         /// AWS region name, e.g. eu-central-1. Not the home region.
@@ -52,7 +56,7 @@ enum Command {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let home = HomeStack::find(&args.root, args.stack.as_deref())?;
     match args.command {
-        Command::List => list(&args.root, &home),
+        Command::List { json } => list(&args.root, &home, json),
         Command::Add { region, org } => add(&args.root, &home, &region, org),
     }
 }
@@ -201,8 +205,25 @@ fn problems(home: &HomeStack, regions: &[(String, serde_yaml::Mapping)]) -> Vec<
     out
 }
 
-fn list(root: &Path, home: &HomeStack) -> anyhow::Result<ExitCode> {
+fn list(root: &Path, home: &HomeStack, json: bool) -> anyhow::Result<ExitCode> {
     let regions = region_stacks(root)?;
+    if json {
+        let found = problems(home, &regions);
+        let mut rows = Vec::new();
+        if let Some(region) = &home.region {
+            rows.push(serde_json::json!({"region": region, "role": "home", "stack_file": home.file().to_string()}));
+        }
+        for (region, _) in &regions {
+            rows.push(serde_json::json!({"region": region, "role": "probe", "stack_file": format!("regions/Pulumi.{region}.yaml")}));
+        }
+        let doc = serde_json::json!({"home_stack": home.name, "regions": rows, "problems": found});
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(if found.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     println!("{:<16} {:<6} STACK FILE", "REGION", "ROLE");
     if let Some(region) = &home.region {
         println!("{region:<16} {:<6} {}", "home", home.file());

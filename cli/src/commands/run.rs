@@ -1,6 +1,7 @@
 //! `webmon run`: the one-machine monitor. Probes the checks of a file on schedule,
 //! stores results in SQLite, reloads the file when it changes, and on Ctrl-C (or
-//! SIGTERM, or `--duration`) drains everything in flight before exiting.
+//! SIGTERM, or `--duration`) drains everything in flight before exiting. A second
+//! Ctrl-C (or SIGTERM) stops at once: probes in flight are recorded as cancelled.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -24,10 +25,15 @@ pub const DEMO_TARGET_ADDR: &str = "127.0.0.1:8089";
 #[derive(clap::Args)]
 pub struct Args {
     /// The checks file (YAML); polled every 2 s and reloaded when it changes.
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::ConfigArg,
     /// The SQLite database results are written to (created if missing).
-    #[arg(long, default_value = "webmon.db", value_name = "FILE")]
+    #[arg(
+        long,
+        default_value = "webmon.db",
+        env = "WEBMON_DB",
+        value_name = "FILE"
+    )]
     pub db: PathBuf,
     /// Region label of this probe; checks limited to other regions are skipped.
     #[arg(long, default_value = "local")]
@@ -61,22 +67,29 @@ pub struct Args {
     /// Do not serve the dashboard.
     #[arg(long)]
     pub no_ui: bool,
+    /// How often to log the summary line (`42 up, 1 down, 0 pending`).
+    #[arg(long, default_value = "1m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub summary_every: Duration,
 }
 
 /// Runs `webmon run` until Ctrl-C, SIGTERM or `--duration`; exit 0 once drained.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Signal handlers first, so an early Ctrl-C is a graceful stop, not a kill.
-    let shutdown = shutdown_signal(args.duration)?;
+    let (shutdown, abort) = shutdown_signals(args.duration)?;
+    let config = args.config.path()?;
     anyhow::ensure!(
-        args.config.is_file(),
+        config.is_file(),
         "failed to read the checks file {}: no such file",
-        args.config.display()
+        config.display()
     );
     let store = SqliteStore::open(&args.db)
         .with_context(|| format!("failed to open the result store {}", args.db.display()))?;
+    let status = runner::status::RunStatus::default();
     let dashboard = match args.no_ui {
         true => None,
-        false => Some(super::dashboard::spawn_for_run(&store, args.bind, args.port).await?),
+        false => Some(
+            super::dashboard::spawn_for_run(&store, status.clone(), args.bind, args.port).await?,
+        ),
     };
     let _target = match args.demo_target {
         Some(addr) => {
@@ -111,60 +124,97 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         region: args.region.clone(),
         concurrency: args.concurrency,
         secrets: policy,
+        status,
+        summary_interval: args.summary_every,
         ..Default::default()
     };
-    tracing::info!(config = %args.config.display(), db = %args.db.display(), region = %args.region, "webmon run started");
-    let summary = runner::run(
-        args.config.clone(),
+    tracing::info!(config = %config.display(), db = %args.db.display(), region = %args.region, "webmon run started (Ctrl-C to stop)");
+    let summary = runner::run_until(
+        config,
         prober,
         Arc::new(store.clone()),
         Arc::new(SystemClock),
         options,
         shutdown,
+        abort,
     )
     .await;
     if let Some(dashboard) = dashboard {
         dashboard.stop().await;
     }
-    if summary.failed > 0 {
+    if summary.store_errors > 0 {
         anyhow::bail!(
             "failed to store {} results (see the errors above)",
-            summary.failed
+            summary.store_errors
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on SIGINT, SIGTERM or after `duration`. Handlers are installed now.
-fn shutdown_signal(
-    duration: Option<Duration>,
-) -> anyhow::Result<impl std::future::Future<Output = ()>> {
+/// A stop signal of `webmon run`.
+type Stop = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Two futures: the first resolves on SIGINT, SIGTERM or after `duration` (drain), the
+/// second on the next SIGINT or SIGTERM after that (stop now). Handlers are installed
+/// now.
+fn shutdown_signals(duration: Option<Duration>) -> anyhow::Result<(Stop, Stop)> {
+    let (count_tx, count_rx) = tokio::sync::watch::channel(0u32);
     #[cfg(unix)]
-    let (mut interrupt, mut terminate) = {
+    {
         use tokio::signal::unix::{signal, SignalKind};
-        let int =
+        let mut int =
             signal(SignalKind::interrupt()).context("failed to install the SIGINT handler")?;
-        let term =
+        let mut term =
             signal(SignalKind::terminate()).context("failed to install the SIGTERM handler")?;
-        (int, term)
-    };
-    Ok(async move {
-        let timer = async {
-            match duration {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
+        let count = count_tx.clone();
+        tokio::spawn(async move {
+            loop {
+                let name = tokio::select! {
+                    Some(()) = int.recv() => "interrupted",
+                    Some(()) = term.recv() => "terminated",
+                    else => break,
+                };
+                let n = *count.borrow() + 1;
+                match n {
+                    1 => tracing::info!("{name}; draining (Ctrl-C again to stop now)"),
+                    _ => tracing::warn!("{name} again; stopping now"),
+                }
+                count.send_replace(n);
             }
-        };
-        #[cfg(unix)]
-        tokio::select! {
-            _ = interrupt.recv() => tracing::info!("interrupted; draining"),
-            _ = terminate.recv() => tracing::info!("terminated; draining"),
-            _ = timer => tracing::info!("duration elapsed; draining"),
-        }
-        #[cfg(not(unix))]
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; draining"),
-            _ = timer => tracing::info!("duration elapsed; draining"),
-        }
-    })
+        });
+    }
+    #[cfg(not(unix))]
+    {
+        let count = count_tx.clone();
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                let n = *count.borrow() + 1;
+                match n {
+                    1 => tracing::info!("interrupted; draining (Ctrl-C again to stop now)"),
+                    _ => tracing::warn!("interrupted again; stopping now"),
+                }
+                count.send_replace(n);
+            }
+        });
+    }
+    if let Some(d) = duration {
+        let count = count_tx;
+        tokio::spawn(async move {
+            tokio::time::sleep(d).await;
+            if *count.borrow() == 0 {
+                tracing::info!("duration elapsed; draining");
+                count.send_replace(1);
+            }
+        });
+    }
+    let wait_for = |n: u32| {
+        let mut rx = count_rx.clone();
+        Box::pin(async move {
+            if rx.wait_for(|c| *c >= n).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }) as Stop
+    };
+    // After `--duration`, the first signal is the second stop.
+    Ok((wait_for(1), wait_for(2)))
 }

@@ -11,7 +11,7 @@ use webmon_aws::influx::{InfluxReader, Token, BUCKET_ENV, ORG_ENV, TOKEN_ENV, UR
 use webmon_aws::timestream::query::TimestreamQuery;
 use webmon_aws::timestream::{TimestreamQueries, TimestreamReader, DATABASE_ENV, TABLE_ENV};
 use webmon_core::read::ResultReader;
-use webmon_local::store::{open_existing, SqliteStore};
+use webmon_local::store::open_existing;
 
 /// Which store to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -105,8 +105,8 @@ pub struct SourceArgs {
 pub enum SqliteOpen {
     /// The file must hold the results table written by `webmon run` (`report`).
     WithResults,
-    /// The file must exist; its schema is brought up to date (`dashboard`, which may
-    /// start before the first result is stored).
+    /// The file must exist and hold the results table (`dashboard`); `webmon run`
+    /// creates it before the first result is stored.
     Existing,
 }
 
@@ -115,19 +115,10 @@ impl SourceArgs {
     /// (never created); a Timestream table name must follow the service's naming rule.
     pub async fn open(&self, sqlite: SqliteOpen) -> anyhow::Result<Arc<dyn ResultReader>> {
         match self.source {
-            Source::Sqlite if sqlite == SqliteOpen::WithResults => {
-                Ok(Arc::new(open_existing(&self.db)?))
-            }
+            // Read-only either way: a report or a dashboard never writes the store.
             Source::Sqlite => {
-                let label = self.db.display();
-                if !self.db.exists() {
-                    anyhow::bail!(
-                        "failed to open the SQLite store {label}: no such file (start `webmon run --db {label}` first, or pass --db)"
-                    );
-                }
-                let store = SqliteStore::open(&self.db)
-                    .with_context(|| format!("failed to open the SQLite store {label}"))?;
-                Ok(Arc::new(store))
+                let _ = sqlite;
+                Ok(Arc::new(open_existing(&self.db)?))
             }
             Source::Timestream => {
                 let t = &self.timestream;

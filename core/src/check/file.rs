@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Check, RawCheck, SecretPolicy, ValidationError};
+use super::{shape, Check, RawCheck, SecretPolicy, ValidationError};
 
 /// The document shape, for documentation and serialisation.
 #[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
@@ -207,30 +207,57 @@ pub fn parse_checks_document_with(text: &str, secrets: &SecretPolicy) -> LoadOut
     outcome
 }
 
-/// Deserialises one item (naming the field on type errors) and validates it.
+/// Checks the item's shape (every unknown field and ill-typed value, see [`shape`]),
+/// deserialises what is left (naming the field on other type errors) and validates it,
+/// so every problem of the item is reported at once.
 fn parse_item(
     label: &str,
-    item: serde_yaml::Value,
+    mut item: serde_yaml::Value,
     secrets: &SecretPolicy,
 ) -> Result<Check, Vec<ValidationError>> {
-    let raw: RawCheck = serde_path_to_error::deserialize(item.clone()).map_err(|e| {
-        // The path already ends with the unknown field's name when that is the problem.
-        let mut field = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        // A missing field is reported at its parent's path; name the field itself.
-        if let Some(missing) = inner
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-        {
-            field = match field.as_str() {
-                "." | "" => missing.to_string(),
-                parent => format!("{parent}.{missing}"),
-            };
+    let mut errors = shape::check_item(label, &mut item);
+    let reported: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+    let is_reported = |field: &str| {
+        reported.iter().any(|r| {
+            field == r || field.starts_with(&format!("{r}.")) || field.starts_with(&format!("{r}["))
+        })
+    };
+    let raw: RawCheck = match serde_path_to_error::deserialize(item.clone()) {
+        Ok(raw) => raw,
+        Err(e) => {
+            // The path already ends with the unknown field's name when that is the problem.
+            let mut field = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            // A missing field is reported at its parent's path; name the field itself.
+            if let Some(missing) = inner
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+            {
+                field = match field.as_str() {
+                    "." | "" => missing.to_string(),
+                    parent => format!("{parent}.{missing}"),
+                };
+            }
+            if !is_reported(&field) {
+                let value = lookup(&item, &field).unwrap_or_else(|| "<missing>".into());
+                errors.push(ValidationError::new(
+                    label,
+                    &field,
+                    value,
+                    shape::humanize(&inner),
+                ));
+            }
+            return Err(errors);
         }
-        let value = lookup(&item, &field).unwrap_or_else(|| "<missing>".into());
-        vec![ValidationError::new(label, &field, value, inner)]
-    })?;
-    raw.validate_with(secrets)
+    };
+    match raw.validate_with(secrets) {
+        Ok(check) if errors.is_empty() => Ok(check),
+        Ok(_) => Err(errors),
+        Err(more) => {
+            errors.extend(more.into_iter().filter(|e| !is_reported(&e.field)));
+            Err(errors)
+        }
+    }
 }
 
 /// Renders the value at a dotted path, for error messages.

@@ -6,8 +6,10 @@
 
 mod file;
 mod interval;
+mod locate;
 mod raw;
 pub mod secret;
+mod shape;
 mod status;
 mod validate;
 
@@ -16,8 +18,10 @@ pub use file::{
     ChecksFile, LoadOutcome, LoadSummary,
 };
 pub use interval::Interval;
+pub use locate::locate;
 pub use raw::{RawAssertions, RawCheck, RawJsonPointer, StatusEntry};
 pub use secret::{SecretKind, SecretPolicy, SecretRef};
+pub use shape::did_you_mean;
 pub use status::{StatusRange, StatusSet};
 pub use validate::{
     default_timeout, dimension_bytes, resolve_secrets, valid_tag_key, Assertions, Check,

@@ -93,12 +93,28 @@
     var body = table.tBodies[0];
     body.textContent = "";
     data.checks.forEach(function (check) {
+      var state = check.state || check.health;
+      if (check.regions.length === 0) {
+        // Configured but not run yet: one row saying so.
+        var pending = el("tr", { className: "first" }, [
+          el("td", { className: "check" }, [
+            el("span", { className: "badge " + state, text: state }),
+            el("span", { text: check.check_id }),
+            el("div", { className: "muted small url", text: check.url }),
+          ]),
+          el("td", { className: "muted", text: "-" }),
+          el("td", { className: "muted", text: "not run yet" }),
+        ]);
+        pending.cells[0].setAttribute("data-check-id", check.check_id);
+        body.appendChild(pending);
+        return;
+      }
       check.regions.forEach(function (r, i) {
         var row = el("tr", { className: i === 0 ? "first" : "" });
         if (i === 0) {
           var link = el("a", { href: "/check/" + encodeURIComponent(check.check_id) + "?since=" + encodeURIComponent(since), text: check.check_id });
           var cell = el("td", { rowspan: String(check.regions.length), className: "check" }, [
-            el("span", { className: "badge " + check.health, text: check.health }),
+            el("span", { className: "badge " + state, text: state }),
             link,
             el("div", { className: "muted small url", text: check.url }),
           ]);
@@ -106,9 +122,10 @@
           row.appendChild(cell);
         }
         var last = r.last;
+        var word = state === "stale" ? "stale, last " + (last.available ? "up" : "down") : (last.available ? "up" : "down");
         var lastCell = el("td", {}, [
-          el("span", { className: "dot " + (last.available ? "up" : "down") }),
-          el("span", { text: last.available ? "up" : "down" }),
+          el("span", { className: "dot " + (state === "stale" ? "stale" : (last.available ? "up" : "down")) }),
+          el("span", { text: word }),
           el("span", { className: "muted small", text: " " + ago(last.at_ms) }),
         ]);
         if (!last.available) {

@@ -13,24 +13,37 @@
 //!   reason. A reload never touches probes in flight.
 //! - [`writer`]: drains the queue into the store in batches.
 //!
+//! - [`status`]: the configured checks and their last outcomes: one log line per change
+//!   of state, a periodic summary (`42 up, 1 down, 0 pending`).
+//!
+//! A new check (at start or on reload) runs at once, then settles on its grid.
+//!
 //! Shutdown is a future passed in (Ctrl-C in the CLI, anything in tests): scheduling
 //! stops, probes in flight finish, the queue is drained into the store, then [`run`]
-//! returns. The clock is passed in too.
+//! returns. A second future, `abort` ([`run_until`]), cuts the wait short: probes still
+//! in flight are cancelled and recorded as failed (`timeout`, "cancelled at shutdown"),
+//! and what is queued is stored. The clock is passed in too.
 
 pub mod config;
 pub mod plan;
+pub mod status;
 pub mod writer;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
 use config::ConfigSource;
 use plan::Plan;
+use status::RunStatus;
+use webmon_core::check::Check;
 use webmon_core::check::SecretPolicy;
 use webmon_core::ports::{Clock, ResultStore};
 use webmon_core::probe::Prober;
@@ -52,6 +65,10 @@ pub struct RunnerOptions {
     pub reload_interval: Duration,
     /// Which `${env:NAME}` references checks may use (the operator's `--secret-env`).
     pub secrets: SecretPolicy,
+    /// How often the summary line (`42 up, 1 down, 0 pending`) is logged.
+    pub summary_interval: Duration,
+    /// The runner's view of its checks, shared with whoever shows them.
+    pub status: RunStatus,
 }
 
 impl Default for RunnerOptions {
@@ -64,6 +81,8 @@ impl Default for RunnerOptions {
             flush_interval: Duration::from_secs(1),
             reload_interval: Duration::from_secs(2),
             secrets: SecretPolicy::default(),
+            summary_interval: Duration::from_secs(60),
+            status: RunStatus::default(),
         }
     }
 }
@@ -73,10 +92,16 @@ impl Default for RunnerOptions {
 pub struct RunSummary {
     /// Check executions started.
     pub executions: u64,
+    /// Executions that passed.
+    pub up: u64,
+    /// Executions that failed (the target was down or an assertion failed).
+    pub down: u64,
+    /// Executions cut short by a forced stop (stored as failed, "cancelled at shutdown").
+    pub cancelled: u64,
     /// Results stored.
     pub stored: u64,
-    /// Results the store refused (each was logged).
-    pub failed: u64,
+    /// Results the store refused (each was logged): store errors, not failed checks.
+    pub store_errors: u64,
     /// Changes of the checks file seen after the first load (applied or refused).
     pub reloads: u64,
 }
@@ -96,6 +121,27 @@ where
     C: Clock + 'static,
     F: Future<Output = ()>,
 {
+    let never = std::future::pending::<()>();
+    run_until(config_path, prober, store, clock, options, shutdown, never).await
+}
+
+/// [`run`], where `abort` resolving after `shutdown` stops waiting for probes in
+/// flight: they are cancelled and recorded as failed ("cancelled at shutdown").
+pub async fn run_until<S, C, F, A>(
+    config_path: PathBuf,
+    prober: Prober,
+    store: Arc<S>,
+    clock: Arc<C>,
+    options: RunnerOptions,
+    shutdown: F,
+    abort: A,
+) -> RunSummary
+where
+    S: ResultStore + 'static,
+    C: Clock + 'static,
+    F: Future<Output = ()>,
+    A: Future<Output = ()>,
+{
     let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
     let writer = tokio::spawn(writer::run(
         store,
@@ -103,15 +149,22 @@ where
         options.batch_size,
         options.flush_interval,
     ));
+    let status = options.status.clone();
     let mut source = ConfigSource::new(config_path, options.secrets.clone());
     let mut plan = Plan::new(&options.region);
     let mut summary = RunSummary::default();
     let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut tasks = JoinSet::new();
+    let mut in_flight: HashMap<tokio::task::Id, (Arc<Check>, i64)> = HashMap::new();
+    let outcomes = Arc::new(Outcomes::default());
     let mut loaded = false;
     let mut reload = tokio::time::interval(options.reload_interval);
     reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let every = options.summary_interval.max(Duration::from_millis(100));
+    let mut report = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
+    tokio::pin!(abort);
 
     'running: loop {
         let wait_ms = plan
@@ -122,15 +175,14 @@ where
             _ = &mut shutdown => break 'running,
             _ = reload.tick() => {
                 if let Some(outcome) = source.poll() {
-                    apply(&mut plan, outcome, clock.now_ms(), !loaded);
+                    apply(&mut plan, &status, outcome, clock.now_ms(), !loaded);
                     summary.reloads += u64::from(loaded);
                     loaded = true;
                 }
             }
-            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Err(e) = joined {
-                    tracing::error!(error = %e, "a probe task failed");
-                }
+            _ = report.tick() => tracing::info!(counts = %status.counts(), "{}", status.counts()),
+            Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                joined_task(joined, &mut in_flight);
             }
             _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {
                 for (check, scheduled_at_ms) in plan.take_due(clock.now_ms()) {
@@ -140,46 +192,121 @@ where
                         permit = semaphore.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
                     };
                     summary.executions += 1;
-                    let (tx, prober) = (tx.clone(), prober.clone());
-                    tasks.spawn(async move {
-                        let result = prober.probe(&check, scheduled_at_ms).await;
+                    let (tx, prober, status, outcomes) = (tx.clone(), prober.clone(), status.clone(), outcomes.clone());
+                    let probed = check.clone();
+                    let handle = tasks.spawn(async move {
+                        let result = prober.probe(&probed, scheduled_at_ms).await;
+                        outcomes.count(result.available);
+                        if let Some(change) = status.record(&result) {
+                            tracing::info!(check_id = %change.check_id, region = %change.region, up = change.up, reason = %change.reason, "{change}");
+                        }
                         // The permit is held until the queue takes the result, so a slow
                         // store slows probing instead of growing memory.
                         let _ = tx.send(result).await;
                         drop(permit);
                     });
+                    in_flight.insert(handle.id(), (check, scheduled_at_ms));
                 }
             }
         }
     }
 
-    tracing::info!(
-        in_flight = tasks.len(),
-        "shutting down: waiting for probes in flight"
-    );
-    while let Some(joined) = tasks.join_next().await {
-        if let Err(e) = joined {
-            tracing::error!(error = %e, "a probe task failed");
+    if !tasks.is_empty() {
+        tracing::info!(
+            in_flight = tasks.len(),
+            "shutting down: waiting for {} probes in flight (stop again to cancel them)",
+            tasks.len()
+        );
+    }
+    let mut aborted = false;
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut abort, if !aborted => {
+                aborted = true;
+                if !tasks.is_empty() {
+                    tracing::warn!(in_flight = tasks.len(), "stopping now: cancelling {} probes in flight", tasks.len());
+                }
+                tasks.abort_all();
+            }
+            joined = tasks.join_next_with_id() => match joined {
+                None => break,
+                Some(Err(e)) if e.is_cancelled() => {
+                    if let Some((check, scheduled_at_ms)) = in_flight.remove(&e.id()) {
+                        let result = status::cancelled_result(&check, &options.region, scheduled_at_ms, clock.now_ms());
+                        tracing::warn!(check_id = %check.id, scheduled_at_ms, "{}: {}", check.id, status::CANCELLED_MESSAGE);
+                        summary.cancelled += 1;
+                        let _ = tx.send(result).await;
+                    }
+                }
+                Some(joined) => joined_task(joined, &mut in_flight),
+            },
         }
     }
     drop(tx);
     match writer.await {
         Ok(stats) => {
             summary.stored = stats.written;
-            summary.failed = stats.failed;
+            summary.store_errors = stats.failed;
         }
         Err(e) => tracing::error!(error = %e, "the result writer failed"),
     }
+    summary.up = outcomes.up.load(Ordering::Relaxed);
+    summary.down = outcomes.down.load(Ordering::Relaxed);
     tracing::info!(
         executions = summary.executions,
+        up = summary.up,
+        down = summary.down,
+        cancelled = summary.cancelled,
         stored = summary.stored,
-        failed = summary.failed,
-        "stopped"
+        store_errors = summary.store_errors,
+        "stopped: {} executions ({} passed, {} failed, {} cancelled); {} results stored, {} could not be stored",
+        summary.executions,
+        summary.up,
+        summary.down,
+        summary.cancelled,
+        summary.stored,
+        summary.store_errors,
     );
     summary
 }
 
-fn apply(plan: &mut Plan, outcome: webmon_core::check::LoadOutcome, now_ms: i64, first: bool) {
+/// Executions counted by outcome, from the probe tasks.
+#[derive(Default)]
+struct Outcomes {
+    up: AtomicU64,
+    down: AtomicU64,
+}
+
+impl Outcomes {
+    fn count(&self, available: bool) {
+        let counter = if available { &self.up } else { &self.down };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn joined_task(
+    joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+    in_flight: &mut HashMap<tokio::task::Id, (Arc<Check>, i64)>,
+) {
+    match joined {
+        Ok((id, ())) => {
+            in_flight.remove(&id);
+        }
+        Err(e) => {
+            in_flight.remove(&e.id());
+            tracing::error!(error = %e, "a probe task failed");
+        }
+    }
+}
+
+fn apply(
+    plan: &mut Plan,
+    status: &RunStatus,
+    outcome: webmon_core::check::LoadOutcome,
+    now_ms: i64,
+    first: bool,
+) {
     config::log_errors(&outcome.errors);
     let errors = outcome.errors.len();
     let (checks, kept) = config::merge(&plan.checks(), outcome);
@@ -187,6 +314,8 @@ fn apply(plan: &mut Plan, outcome: webmon_core::check::LoadOutcome, now_ms: i64,
         tracing::warn!(kept = ?kept, "invalid new versions: these checks keep running their previous version");
     }
     plan.replace(checks, now_ms);
+    let running = plan.checks();
+    status.set_checks(running.values().map(|c| c.as_ref()));
     if first {
         tracing::info!(checks = plan.len(), errors, "config loaded");
     } else {

@@ -1,5 +1,7 @@
 //! The schedule of the running checks: each check's next run on its stable grid
-//! ([`webmon_core::schedule::next_run_at_or_after`]), kept in a min-heap.
+//! ([`webmon_core::schedule::next_run_at_or_after`]), kept in a min-heap. A check new
+//! to the plan runs at once, then settles on its grid: its next run is the first grid
+//! time at least half an interval later, so it never runs twice in a row.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -11,6 +13,8 @@ use webmon_core::schedule::next_run_at_or_after;
 struct Entry {
     check: Arc<Check>,
     due_ms: i64,
+    /// The next run is the immediate first run of a new check, off the grid.
+    immediate: bool,
 }
 
 /// Next runs of the checks of one region.
@@ -49,16 +53,28 @@ impl Plan {
     }
 
     /// Replaces the checks. A check that keeps its interval keeps its next run, so a
-    /// reload neither skips nor repeats an execution; checks that do not run in this
-    /// region (or are disabled) are left out.
+    /// reload neither skips nor repeats an execution; a new check (or one whose interval
+    /// changed) runs at `now_ms`; checks that do not run in this region (or are
+    /// disabled) are left out.
     pub fn replace(&mut self, checks: Vec<Arc<Check>>, now_ms: i64) {
         let mut entries = HashMap::with_capacity(checks.len());
         for check in checks.into_iter().filter(|c| c.runs_in(&self.region)) {
-            let due_ms = match self.entries.get(&check.id) {
-                Some(old) if old.check.interval == check.interval => old.due_ms,
-                _ => next_run_at_or_after(&check.id, check.interval, now_ms),
+            let (due_ms, immediate) = match self.entries.get(&check.id) {
+                Some(old) if old.check.interval == check.interval => (old.due_ms, old.immediate),
+                Some(_) => (
+                    next_run_at_or_after(&check.id, check.interval, now_ms),
+                    false,
+                ),
+                None => (now_ms, true),
             };
-            entries.insert(check.id.clone(), Entry { check, due_ms });
+            entries.insert(
+                check.id.clone(),
+                Entry {
+                    check,
+                    due_ms,
+                    immediate,
+                },
+            );
         }
         self.heap = entries
             .iter()
@@ -98,8 +114,14 @@ impl Plan {
                 continue;
             }
             let entry = self.entries.get_mut(&id).expect("current entries exist");
-            let next = next_run_at_or_after(&id, entry.check.interval, at.max(now_ms) + 1);
+            let after = if entry.immediate {
+                at.max(now_ms) + (entry.check.interval.seconds() as i64 * 1000) / 2
+            } else {
+                at.max(now_ms) + 1
+            };
+            let next = next_run_at_or_after(&id, entry.check.interval, after);
             entry.due_ms = next;
+            entry.immediate = false;
             due.push((entry.check.clone(), at));
             self.heap.push(Reverse((next, id)));
         }
@@ -129,10 +151,16 @@ mod tests {
         for now in (0..=30_000).step_by(100) {
             times.extend(plan.take_due(now).into_iter().map(|(_, at)| at));
         }
-        assert_eq!(times.len(), 3);
-        assert!(times.windows(2).all(|w| w[1] - w[0] == 10_000));
+        assert_eq!(times[0], 0, "a new check runs at once");
+        let grid = &times[1..];
+        assert!(grid.len() >= 2, "{times:?}");
+        assert!(
+            grid[0] >= 5_000,
+            "the next run is half an interval later at least"
+        );
+        assert!(grid.windows(2).all(|w| w[1] - w[0] == 10_000));
         assert_eq!(
-            times[0],
+            grid[0] % 10_000,
             webmon_core::schedule::offset_ms(
                 "a",
                 webmon_core::check::Interval::parse("10s").unwrap()
@@ -146,6 +174,8 @@ mod tests {
         let set =
             checks("checks:\n  - {id: a, url: 'http://a.test/', interval: 10s, timeout: 2s}\n");
         plan.replace(set.clone(), 1_000_000);
+        assert_eq!(plan.next_due(), Some(1_000_000), "runs at once");
+        assert_eq!(plan.take_due(1_000_000).len(), 1);
         let due = plan.next_due().unwrap();
         plan.replace(set, 1_000_000);
         assert_eq!(plan.next_due(), Some(due));

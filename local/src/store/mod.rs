@@ -7,8 +7,12 @@
 //! - Every reported field has its own column, and the full result is kept as JSON so
 //!   nothing is lost when the result type grows. The read side is in `query`, and `reader` implements the read port
 //!   ([`webmon_core::read::ResultReader`]) over it.
-//! - The connection sits behind a mutex and each call runs on tokio's blocking pool, so
-//!   the async runtime never waits on disk.
+//! - The writing connection sits behind a mutex and each call runs on tokio's blocking
+//!   pool, so the async runtime never waits on disk. Reads of a file store go through a
+//!   second, read-only connection: under WAL a dashboard query never holds the writer's
+//!   lock, so it can neither stall the batching writer nor probing behind it.
+//! - [`SqliteStore::open_read_only`] opens a file without writing to it (`report`,
+//!   `dashboard`), so they work on a database they cannot write.
 
 mod open;
 mod query;
@@ -22,7 +26,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OpenFlags};
 
 use webmon_core::ports::{PortError, ResultStore};
 use webmon_core::result::ProbeResult;
@@ -30,9 +34,13 @@ use webmon_core::result::ProbeResult;
 /// How long a writer waits for another connection's lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A SQLite result store. Cheap to clone; clones share the connection.
+/// A SQLite result store. Cheap to clone; clones share the connections.
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// The connection queries use: read-only on a file, the writer's one in memory.
+    /// Declared first so it closes first: the writing connection, closing last,
+    /// checkpoints the WAL and removes it.
+    reader: Arc<Mutex<Connection>>,
     conn: Arc<Mutex<Connection>>,
     label: Arc<str>,
 }
@@ -61,7 +69,21 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, PortError> {
         let label = path.display().to_string();
         let conn = Connection::open(path).map_err(|e| sql_error("open the database", &label, e))?;
-        Self::init(conn, label, true)
+        let mut store = Self::init(conn, label, true)?;
+        store.reader = Arc::new(Mutex::new(read_only(path)?));
+        Ok(store)
+    }
+
+    /// Opens an existing database file for reading only: nothing is created, migrated or
+    /// written, so a file (or a directory) the process cannot write is fine. Writes
+    /// through this store fail.
+    pub fn open_read_only(path: &Path) -> Result<Self, PortError> {
+        let conn = Arc::new(Mutex::new(read_only(path)?));
+        Ok(Self {
+            conn: conn.clone(),
+            reader: conn,
+            label: path.display().to_string().into(),
+        })
     }
 
     /// An in-memory database, for tests and one-off runs.
@@ -90,8 +112,10 @@ impl SqliteStore {
         schema::migrations().to_latest(&mut conn).map_err(|e| {
             PortError::Permanent(format!("failed to migrate the SQLite store {label}: {e}"))
         })?;
+        let conn = Arc::new(Mutex::new(conn));
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            conn: conn.clone(),
+            reader: conn,
             label: label.into(),
         })
     }
@@ -109,16 +133,35 @@ impl SqliteStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the writing connection on the blocking pool.
     async fn with_conn<T, F>(&self, f: F) -> Result<T, PortError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection, &str) -> Result<T, PortError> + Send + 'static,
     {
-        let store = self.clone();
+        self.on(self.conn.clone(), f).await
+    }
+
+    /// Runs `f` with the reading connection on the blocking pool.
+    async fn with_read_conn<T, F>(&self, f: F) -> Result<T, PortError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &str) -> Result<T, PortError> + Send + 'static,
+    {
+        self.on(self.reader.clone(), f).await
+    }
+
+    async fn on<T, F>(&self, conn: Arc<Mutex<Connection>>, f: F) -> Result<T, PortError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &str) -> Result<T, PortError> + Send + 'static,
+    {
+        let label = self.label.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = store.lock();
-            f(&mut conn, &store.label)
+            // A panic while holding the lock leaves SQLite consistent (transactions roll
+            // back), so a poisoned mutex is safe to reuse.
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn, &label)
         })
         .await
         .map_err(|e| PortError::Transient(format!("failed to run a SQLite task: {e}")))?
@@ -129,6 +172,17 @@ impl SqliteStore {
         let mut conn = self.lock();
         insert_batch(&mut conn, &self.label, results)
     }
+}
+
+/// A read-only connection to the file at `path`, with the busy timeout.
+fn read_only(path: &Path) -> Result<Connection, PortError> {
+    let label = path.display().to_string();
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| sql_error("open the database for reading", &label, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| sql_error("set the busy timeout", &label, e))?;
+    Ok(conn)
 }
 
 fn insert_batch(

@@ -1,8 +1,9 @@
 //! Reading a report from the embedded SQLite store.
 //!
 //! A report never creates a store: the file must exist and hold the `results` table
-//! written by `webmon run`. [`SqliteStore::open`] would create (or migrate) it, so the
-//! file is first checked through a read-only connection.
+//! written by `webmon run`. The store is opened read-only
+//! ([`SqliteStore::open_read_only`]): nothing is written, so a file the reader cannot
+//! write works.
 
 use std::path::Path;
 
@@ -43,5 +44,5 @@ pub fn open_existing(path: &Path) -> Result<SqliteStore, PortError> {
         }
     }
     drop(conn);
-    SqliteStore::open(path)
+    SqliteStore::open_read_only(path)
 }

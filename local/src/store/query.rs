@@ -79,7 +79,7 @@ impl SqliteStore {
         check: Option<&str>,
     ) -> Result<Vec<Sample>, PortError> {
         let check = check.map(str::to_string);
-        self.with_conn(move |conn, label| {
+        self.with_read_conn(move |conn, label| {
             let sql = format!(
                 "SELECT {SAMPLE_COLUMNS} FROM results WHERE scheduled_at_ms >= ?1 AND (?2 IS NULL OR check_id = ?2)
                  ORDER BY check_id, region, scheduled_at_ms"
@@ -97,7 +97,7 @@ impl SqliteStore {
         check: Option<&str>,
     ) -> Result<Vec<ProbeResult>, PortError> {
         let check = check.map(str::to_string);
-        self.with_conn(move |conn, label| {
+        self.with_read_conn(move |conn, label| {
             let rows = collect(
                 conn,
                 label,
@@ -113,7 +113,7 @@ impl SqliteStore {
 
     /// Every (check, region) pair that has at least one result, sorted.
     pub async fn checks_and_regions(&self) -> Result<Vec<CheckRegion>, PortError> {
-        self.with_conn(|conn, label| {
+        self.with_read_conn(|conn, label| {
             collect(
                 conn,
                 label,
@@ -132,7 +132,7 @@ impl SqliteStore {
 
     /// The most recent result (by scheduled time) of each check in each region.
     pub async fn latest(&self) -> Result<Vec<ProbeResult>, PortError> {
-        self.with_conn(|conn, label| {
+        self.with_read_conn(|conn, label| {
             let rows = collect(
                 conn,
                 label,
@@ -155,7 +155,7 @@ impl SqliteStore {
         region: &str,
     ) -> Result<Option<ProbeResult>, PortError> {
         let (check_id, region) = (check_id.to_string(), region.to_string());
-        self.with_conn(move |conn, label| {
+        self.with_read_conn(move |conn, label| {
             let json: Option<String> = conn
                 .query_row(
                     "SELECT result_json FROM results WHERE check_id = ?1 AND region = ?2
@@ -172,7 +172,7 @@ impl SqliteStore {
 
     /// Number of stored results.
     pub async fn count(&self) -> Result<u64, PortError> {
-        self.with_conn(|conn, label| {
+        self.with_read_conn(|conn, label| {
             conn.query_row("SELECT COUNT(*) FROM results", [], |row| {
                 row.get::<_, i64>(0)
             })
