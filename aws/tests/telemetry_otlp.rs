@@ -137,6 +137,9 @@ async fn an_unreachable_collector_does_not_hold_the_invocation() {
         tracing::info_span!(INVOCATION_SPAN).in_scope(|| {});
     }
     let spent = started.elapsed();
-    assert!(spent < Duration::from_secs(6), "flush took {spent:?}");
+    // A refused connection gives up in about a second (docs/aws.md): well below the 5 s
+    // export timeout that only a collector that accepts and never answers can cost.
+    eprintln!("flush against a refused collector took {spent:?}");
+    assert!(spent < Duration::from_secs(2), "flush took {spent:?}");
     let _ = provider.shutdown();
 }

@@ -119,11 +119,16 @@ fn run_serves_the_dashboard_without_header_secrets() {
     const SECRET: &str = "s3cr3t-token-7d1f0c";
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("checks.yaml");
-    // Port 9 on loopback refuses connections: each execution is a stored failure.
+    // An echoing target on loopback: it keeps every request head it receives and
+    // answers 200 with that head as the body, so the secret travels to the target and
+    // back in the response.
+    let (target, heads) = echo_target(Duration::from_secs(60));
     std::fs::write(
         &config,
-        "checks:\n  - id: secret-api\n    url: http://127.0.0.1:9/private\n    interval: 10s\n    \
-         timeout: 1s\n    allow_private: true\n    headers:\n      authorization: \"Bearer ${env:WEBMON_SECRET_TEST_TOKEN}\"\n",
+        format!(
+            "checks:\n  - id: secret-api\n    url: http://{target}/private\n    interval: 10s\n    \
+             requests: 1\n    timeout: 1s\n    allow_private: true\n    headers:\n      authorization: \"Bearer ${{env:WEBMON_SECRET_TEST_TOKEN}}\"\n"
+        ),
     )
     .unwrap();
     let mut child = Command::new(WEBMON)
@@ -163,7 +168,13 @@ fn run_serves_the_dashboard_without_header_secrets() {
             overview.contains("\"check_id\":\"secret-api\""),
             "{overview}"
         );
-        assert!(overview.contains("\"health\":\"down\""), "{overview}");
+        // The secret reached the target (resolved from the environment) and came back.
+        let received = heads.lock().unwrap().join("\n");
+        assert!(
+            received.contains(&format!("Bearer {SECRET}")),
+            "the target never received the secret header: {received}"
+        );
+        assert!(overview.contains("\"health\":\"up\""), "{overview}");
         for path in [
             "/",
             "/check/secret-api",
@@ -183,4 +194,46 @@ fn run_serves_the_dashboard_without_header_secrets() {
     child.kill().unwrap();
     child.wait().unwrap();
     outcome.unwrap();
+}
+
+/// A loopback HTTP/1.1 target that records each request head and answers 200 with the
+/// head as its body; it stops accepting after `lifetime`.
+fn echo_target(
+    lifetime: Duration,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = heads.clone();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + lifetime;
+        while Instant::now() < deadline {
+            let Ok((mut stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && head.len() < 65_536 {
+                match stream.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let head = String::from_utf8_lossy(&head).to_string();
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{head}",
+                head.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+            kept.lock().unwrap().push(head);
+        }
+    });
+    (addr, heads)
 }
