@@ -9,12 +9,20 @@
 //!   ([`webmon_core::read::ResultReader`]) over it.
 //! - The connection sits behind a mutex and each call runs on tokio's blocking pool, so
 //!   the async runtime never waits on disk.
+//! - The alerting tables of `webmon run` (evaluator state, incidents, outbox, silences)
+//!   are in `alert_state` and `alert_outbox`.
 
+mod alert_outbox;
+mod alert_state;
+#[cfg(test)]
+mod alert_tests;
 mod open;
 mod query;
 mod reader;
 mod schema;
 
+pub use alert_outbox::OutboxCounts;
+pub use alert_state::{AlertCommit, IncidentRecord, StoredAlerting};
 pub use open::open_existing;
 pub use query::CheckRegion;
 
