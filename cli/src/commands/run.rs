@@ -113,16 +113,19 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         secrets: policy,
         ..Default::default()
     };
+    let alerting =
+        super::alerts::start_for_run(&store, &args.config, &args.region, &options.secrets).await?;
     tracing::info!(config = %args.config.display(), db = %args.db.display(), region = %args.region, "webmon run started");
     let summary = runner::run(
         args.config.clone(),
         prober,
-        Arc::new(store.clone()),
+        Arc::new(alerting.store(Arc::new(store.clone()))),
         Arc::new(SystemClock),
         options,
         shutdown,
     )
     .await;
+    alerting.stop().await;
     if let Some(dashboard) = dashboard {
         dashboard.stop().await;
     }

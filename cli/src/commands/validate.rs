@@ -23,7 +23,11 @@ pub struct Args {
 
 /// Runs `webmon validate`: exit 0 when the file has no error, 1 otherwise.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let outcome = load_checks_file_with(&args.file, &args.secrets.policy());
+    let outcome = super::alerts::with_alerting_errors(
+        &args.file,
+        &args.secrets.policy(),
+        load_checks_file_with(&args.file, &args.secrets.policy()),
+    );
     if args.json {
         let ids: Vec<&str> = outcome.checks.iter().map(|c| c.id.as_str()).collect();
         let doc = serde_json::json!({
