@@ -26,7 +26,11 @@ fn webmon(args: &[&str], db: &Path) -> Output {
 }
 
 fn json(out: &Output) -> Value {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -47,12 +51,15 @@ async fn replay_prints_the_incidents_a_policy_would_open() {
     store.write(&results).await.unwrap();
     drop(store);
 
-    let config = config.to_str().unwrap();
+    let config = config.to_str().unwrap().to_string();
     let out = tokio::task::spawn_blocking({
         let db = db.clone();
         move || {
+            let config = config.as_str();
             webmon(
-                &["alerts", "replay", "--since", "1h", "--config", config, "--json"],
+                &[
+                    "alerts", "replay", "--since", "1h", "--config", config, "--json",
+                ],
                 &db,
             )
         }
@@ -64,7 +71,10 @@ async fn replay_prints_the_incidents_a_policy_would_open() {
     let incidents = doc["incidents"].as_array().unwrap();
     assert_eq!(incidents.len(), 1, "{doc}");
     assert_eq!(incidents[0]["id"], format!("web:{}", base + 6 * 10_000));
-    assert_eq!(incidents[0]["notifications"], serde_json::json!(["triggered", "resolved"]));
+    assert_eq!(
+        incidents[0]["notifications"],
+        serde_json::json!(["triggered", "resolved"])
+    );
     assert_eq!(incidents[0]["resolved"], true);
     // Replay stores nothing.
     let status = json(&webmon(&["alerts", "status", "--json"], &db));
@@ -76,24 +86,56 @@ fn silences_are_added_listed_and_expired() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");
     drop(SqliteStore::open(&db).unwrap());
-    let added = webmon(&["alerts", "silence", "add", "--tag", "team=web", "--for", "2h", "--comment", "deploy"], &db);
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let added = webmon(
+        &[
+            "alerts",
+            "silence",
+            "add",
+            "--tag",
+            "team=web",
+            "--for",
+            "2h",
+            "--comment",
+            "deploy",
+        ],
+        &db,
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     let line = String::from_utf8_lossy(&added.stdout).to_string();
-    assert!(line.contains("tag team=web until") && line.contains("(deploy)"), "{line}");
+    assert!(
+        line.contains("tag team=web until") && line.contains("(deploy)"),
+        "{line}"
+    );
     let id = line.split_whitespace().nth(1).unwrap().to_string();
 
     let status = json(&webmon(&["alerts", "status", "--json"], &db));
     assert_eq!(status["silences"][0]["id"], id.as_str());
-    assert_eq!(status["silences"][0]["tag"], serde_json::json!(["team", "web"]));
+    assert_eq!(
+        status["silences"][0]["tag"],
+        serde_json::json!(["team", "web"])
+    );
 
-    assert!(webmon(&["alerts", "silence", "expire", &id], &db).status.success());
+    assert!(webmon(&["alerts", "silence", "expire", &id], &db)
+        .status
+        .success());
     let list = webmon(&["alerts", "silence", "list"], &db);
     assert!(String::from_utf8_lossy(&list.stdout).trim().is_empty());
     let all = webmon(&["alerts", "silence", "list", "--all"], &db);
     assert!(String::from_utf8_lossy(&all.stdout).contains(&id));
     let again = webmon(&["alerts", "silence", "expire", &id], &db);
-    assert_eq!(again.status.code(), Some(1), "an ended silence cannot expire again");
-    let forever = webmon(&["alerts", "silence", "add", "--check", "web", "--for", "90d"], &db);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "an ended silence cannot expire again"
+    );
+    let forever = webmon(
+        &["alerts", "silence", "add", "--check", "web", "--for", "90d"],
+        &db,
+    );
     assert_eq!(forever.status.code(), Some(1), "silences are bounded");
 }
 

@@ -100,9 +100,23 @@ fn start(config: &Path, db: &Path) -> Child {
         .arg("--db")
         .arg(db)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log(db))
         .spawn()
         .unwrap()
+}
+
+/// The log of the runs on `db`, appended to `<db>.log` (printed when a test fails).
+fn log(db: &Path) -> Stdio {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(db.with_extension("log"))
+        .unwrap();
+    Stdio::from(file)
+}
+
+fn logs(db: &Path) -> String {
+    std::fs::read_to_string(db.with_extension("log")).unwrap_or_default()
 }
 
 fn stop(mut child: Child, signal: &str) {
@@ -127,34 +141,36 @@ fn stop(mut child: Child, signal: &str) {
     }
 }
 
-fn status(db: &Path) -> Value {
+/// `webmon alerts status --json`, or `None` while the store is not created yet.
+fn try_status(db: &Path) -> Option<Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_webmon"))
         .args(["alerts", "status", "--json", "--db"])
         .arg(db)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn status(db: &Path) -> Value {
+    try_status(db).expect("alerts status succeeds")
 }
 
 /// Waits (bounded) until `cond` holds for the status of `db`.
 fn wait_status(db: &Path, within: Duration, cond: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + within;
     loop {
-        if db.exists() {
-            let s = status(db);
+        if let Some(s) = try_status(db) {
             if cond(&s) {
                 return s;
             }
         }
         assert!(
             Instant::now() < deadline,
-            "timed out; status: {:?}",
-            db.exists().then(|| status(db))
+            "timed out; {:?}\n{}",
+            try_status(db),
+            logs(db)
         );
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -186,8 +202,14 @@ fn kinds(requests: &[Recorded]) -> Vec<String> {
         .collect()
 }
 
-fn assert_one_incident(requests: &[Recorded]) {
-    assert_eq!(kinds(requests), ["incident.triggered", "incident.resolved"]);
+fn assert_one_incident(requests: &[Recorded], db: &Path) {
+    let kinds = kinds(requests);
+    assert_eq!(
+        kinds,
+        ["incident.triggered", "incident.resolved"],
+        "{}",
+        logs(db)
+    );
     let bodies: Vec<Value> = requests.iter().map(verify).collect();
     assert_eq!(bodies[0]["incident"]["id"], bodies[1]["incident"]["id"]);
     assert_eq!(bodies[0]["check_id"], "flip");
@@ -195,7 +217,8 @@ fn assert_one_incident(requests: &[Recorded]) {
     assert_eq!(bodies[1]["state"], "UP");
 }
 
-const ROUND: Duration = Duration::from_secs(25);
+/// Longest wait for one round to be probed, evaluated and delivered (10 s interval).
+const ROUND: Duration = Duration::from_secs(40);
 
 #[test]
 fn a_flip_to_503_and_back_notifies_once_each_way() {
@@ -207,16 +230,26 @@ fn a_flip_to_503_and_back_notifies_once_each_way() {
 
     wait_status(&db, ROUND, |s| s["checks"][0]["level"] == "UP");
     target.set(503);
-    assert_eq!(hook.wait_for(1, ROUND).len(), 1, "the outage is notified");
+    assert_eq!(
+        hook.wait_for(1, ROUND).len(),
+        1,
+        "the outage is notified: {}",
+        logs(&db)
+    );
     let s = wait_status(&db, ROUND, |s| s["outbox"]["sent"] == 1);
     assert_eq!(s["open_incidents"].as_array().unwrap().len(), 1);
     assert_eq!(s["checks"][0]["level"], "DOWN");
     target.set(200);
-    assert_eq!(hook.wait_for(2, ROUND).len(), 2, "the recovery is notified");
+    assert_eq!(
+        hook.wait_for(2, ROUND).len(),
+        2,
+        "the recovery is notified: {}",
+        logs(&db)
+    );
     // Two more rounds: nothing else is sent.
     std::thread::sleep(Duration::from_secs(21));
     stop(child, "-INT");
-    assert_one_incident(&hook.requests());
+    assert_one_incident(&hook.requests(), &db);
     let s = status(&db);
     assert_eq!(s["outbox"]["sent"], 2);
     assert_eq!(s["open_incidents"].as_array().unwrap().len(), 0);
@@ -232,7 +265,7 @@ fn a_restart_during_an_incident_does_not_notify_again() {
 
     wait_status(&db, ROUND, |s| s["checks"][0]["level"] == "UP");
     target.set(503);
-    assert_eq!(hook.wait_for(1, ROUND).len(), 1);
+    assert_eq!(hook.wait_for(1, ROUND).len(), 1, "{}", logs(&db));
     wait_status(&db, ROUND, |s| s["outbox"]["sent"] == 1);
     stop(first, "-KILL");
 
@@ -249,8 +282,13 @@ fn a_restart_during_an_incident_does_not_notify_again() {
         "no second trigger after the restart"
     );
     target.set(200);
-    assert_eq!(hook.wait_for(2, ROUND).len(), 2, "the recovery is notified");
+    assert_eq!(
+        hook.wait_for(2, ROUND).len(),
+        2,
+        "the recovery is notified: {}",
+        logs(&db)
+    );
     std::thread::sleep(Duration::from_secs(11));
     stop(second, "-INT");
-    assert_one_incident(&hook.requests());
+    assert_one_incident(&hook.requests(), &db);
 }
