@@ -36,6 +36,8 @@ enum Command {
     Resync(commands::resync::Args),
     /// Probe regions: list them, add one.
     Regions(commands::regions::Args),
+    /// Alerting: status, test a channel, replay a policy, silences.
+    Alerts(commands::alerts::Args),
     /// Serve the dashboard from a store.
     Dashboard(commands::dashboard::Args),
     /// Benchmarks that print their figures (built with `--features bench`).
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
             Command::Resync(args) => commands::resync::run(args).await,
             Command::Regions(args) => commands::regions::run(args).await,
             Command::Dashboard(args) => commands::dashboard::run(args).await,
+            Command::Alerts(args) => commands::alerts::run(args).await,
             #[cfg(feature = "bench")]
             Command::Bench(args) => commands::bench::run(args).await,
         }

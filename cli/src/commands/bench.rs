@@ -4,9 +4,11 @@
 //! - `probe`: probe timing accuracy and CPU per request, with curl as the reference.
 //! - `cost`: cost per million check executions, measured on the pipeline on the emulator.
 //! - `lambda`: each Lambda binary's zip size and cold start on a local runtime API.
+//! - `alerts`: alert evaluation cost per result and memory per check at many checks.
 
 use std::process::ExitCode;
 
+mod alerts;
 mod cost;
 mod lambda;
 mod probe;
@@ -31,6 +33,9 @@ enum BenchCommand {
     /// Zip size (cargo lambda build --release --arm64) and cold start (process start to
     /// the first `next` request on a local runtime API) of each Lambda binary.
     Lambda(lambda::Args),
+    /// Alert evaluation cost per result and memory per check (10,000 checks by default),
+    /// with parsing the stored results as the reference.
+    Alerts(alerts::Args),
 }
 
 /// Runs `webmon bench`.
@@ -39,5 +44,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         BenchCommand::Probe(args) => probe::run(args).await,
         BenchCommand::Cost(args) => cost::run(args).await,
         BenchCommand::Lambda(args) => lambda::run(args).await,
+        BenchCommand::Alerts(args) => alerts::run(args).await,
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod alerts;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod check;

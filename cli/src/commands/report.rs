@@ -102,6 +102,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         print!("{}", render::csv(&stats));
     } else {
         print!("{}", render::table(&stats));
+        super::alerts::print_incident_summary(&args.store, window.from_ms, now).await;
     }
     Ok(ExitCode::SUCCESS)
 }

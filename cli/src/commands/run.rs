@@ -128,17 +128,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         summary_interval: args.summary_every,
         ..Default::default()
     };
+    let alerting =
+        super::alerts::start_for_run(&store, &config, &args.region, &options.secrets).await?;
     tracing::info!(config = %config.display(), db = %args.db.display(), region = %args.region, "webmon run started (Ctrl-C to stop)");
     let summary = runner::run_until(
         config,
         prober,
-        Arc::new(store.clone()),
+        Arc::new(alerting.store(Arc::new(store.clone()))),
         Arc::new(SystemClock),
         options,
         shutdown,
         abort,
     )
     .await;
+    alerting.stop().await;
     if let Some(dashboard) = dashboard {
         dashboard.stop().await;
     }

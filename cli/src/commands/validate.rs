@@ -95,7 +95,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         })?;
         (path.display().to_string(), text)
     };
-    let outcome = parse_checks_document_with(&text, &args.secrets.policy());
+    let outcome = super::alerts::with_alerting_errors(
+        &text,
+        &args.secrets.policy(),
+        parse_checks_document_with(&text, &args.secrets.policy()),
+    );
     let warnings = warnings(&outcome.checks, args.allow_private);
     let position = |e: &ValidationError| locate(&text, &e.check_id, &e.field);
     if args.json {

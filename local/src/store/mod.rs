@@ -13,12 +13,20 @@
 //!   lock, so it can neither stall the batching writer nor probing behind it.
 //! - [`SqliteStore::open_read_only`] opens a file without writing to it (`report`,
 //!   `dashboard`), so they work on a database they cannot write.
+//! - The alerting tables of `webmon run` (evaluator state, incidents, outbox, silences)
+//!   are in `alert_state` and `alert_outbox`.
 
+mod alert_outbox;
+mod alert_state;
+#[cfg(test)]
+mod alert_tests;
 mod open;
 mod query;
 mod reader;
 mod schema;
 
+pub use alert_outbox::OutboxCounts;
+pub use alert_state::{AlertCommit, IncidentRecord, StoredAlerting};
 pub use open::open_existing;
 pub use query::CheckRegion;
 

@@ -5,8 +5,9 @@
 use rusqlite_migration::{Migrations, M};
 
 /// Every migration, oldest first.
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    "CREATE TABLE results (
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        "CREATE TABLE results (
         id INTEGER PRIMARY KEY,
         check_id TEXT NOT NULL,
         region TEXT NOT NULL,
@@ -39,7 +40,56 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
     CREATE UNIQUE INDEX results_execution ON results (check_id, region, scheduled_at_ms);
     -- Reports and dashboards read a time window across every check.
     CREATE INDEX results_scheduled ON results (scheduled_at_ms);",
-)];
+    ),
+    // Alerting (`webmon run`): the evaluator's state per check, the cursor of the last
+    // result evaluated, incidents, the delivery outbox and ad-hoc silences.
+    M::up(
+        "CREATE TABLE alert_meta (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        cursor INTEGER NOT NULL,
+        global_json TEXT NOT NULL,
+        evaluated_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE alert_checks (
+        check_id TEXT PRIMARY KEY,
+        state_json TEXT NOT NULL
+    );
+    CREATE TABLE alert_incidents (
+        id TEXT PRIMARY KEY,
+        check_id TEXT NOT NULL,
+        level TEXT NOT NULL,
+        worst TEXT NOT NULL,
+        notified_level TEXT NOT NULL,
+        opened_at_ms INTEGER NOT NULL,
+        resolved_at_ms INTEGER,
+        updated_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX alert_incidents_opened ON alert_incidents (opened_at_ms);
+    CREATE TABLE alert_outbox (
+        intent_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        notification_json TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        next_attempt_at_ms INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        last_error TEXT,
+        reference TEXT,
+        PRIMARY KEY (intent_id, channel_id)
+    );
+    CREATE INDEX alert_outbox_due ON alert_outbox (status, next_attempt_at_ms);
+    CREATE TABLE alert_silences (
+        id TEXT PRIMARY KEY,
+        check_id TEXT,
+        tag_key TEXT,
+        tag_value TEXT,
+        starts_at_ms INTEGER NOT NULL,
+        ends_at_ms INTEGER NOT NULL,
+        comment TEXT NOT NULL
+    );",
+    ),
+];
 
 /// The migrations, for [`Migrations::to_latest`].
 pub fn migrations() -> Migrations<'static> {
@@ -51,5 +101,29 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         super::migrations().validate().unwrap();
+    }
+
+    #[test]
+    fn a_database_of_the_first_version_carries_forward() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        rusqlite_migration::Migrations::from_slice(&super::MIGRATIONS[..1])
+            .to_latest(&mut conn)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO results (check_id, region, scheduled_at_ms, started_at_ms, url, available,
+                requests, latency_avg_ms, latency_min_ms, latency_max_ms, latency_p50_ms, dns_ms,
+                connect_ms, tls_ms, ttfb_ms, transfer_ms, bytes, redirects, result_json)
+             VALUES ('a', 'local', 1, 1, 'http://a/', 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, '{}')",
+        )
+        .unwrap();
+        super::migrations().to_latest(&mut conn).unwrap();
+        let kept: i64 = conn
+            .query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 1);
+        let outbox: i64 = conn
+            .query_row("SELECT COUNT(*) FROM alert_outbox", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(outbox, 0);
     }
 }
