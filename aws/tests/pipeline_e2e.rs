@@ -214,12 +214,19 @@ async fn two_probe_regions_and_home_end_to_end() {
         emulator.count("lambda", "Invoke") as usize,
         probe_invocations + totals.invocations
     );
-    // Results travel many per message: each invocation's results (under 2,000, the
-    // flush size) are one SendMessageBatch of at most 10 messages.
-    assert!(messages <= 10 * probe_invocations, "{messages} messages");
-    assert_eq!(
-        emulator.count("sqs", "SendMessageBatch") as usize,
-        probe_invocations
+    // Results travel many per message, and the probe streams them while it probes: a
+    // SendMessageBatch (at most 10 messages) at least every second or every 100
+    // results, so each probe invocation makes at least one.
+    let sends = emulator.count("sqs", "SendMessageBatch") as usize;
+    assert!(sends >= probe_invocations, "{sends} sends");
+    assert!(
+        messages <= 10 * sends,
+        "{messages} messages in {sends} sends"
+    );
+    assert!(
+        per(sends as f64) <= 0.05,
+        "SendMessageBatch per execution {}",
+        per(sends as f64)
     );
     // The writer's poller: one receive per batch, then the 2 empty polls that end the
     // drain (and this test's one look at the dead-letter queue); one delete per batch.
@@ -231,12 +238,18 @@ async fn two_probe_regions_and_home_end_to_end() {
         emulator.count("sqs", "DeleteMessageBatch") as usize,
         totals.invocations
     );
-    assert_eq!(sqs as usize, probe_invocations + 2 * totals.invocations + 3);
-    // Timestream: records in batches of 100, all of one writer invocation together.
-    assert_eq!(totals.invocations, 1, "{:?}", totals.summary);
-    assert_eq!(writes as usize, executions.div_ceil(100));
+    assert_eq!(sqs as usize, sends + 2 * totals.invocations + 3);
+    assert!(per(sqs) <= 0.05, "SQS requests per execution {}", per(sqs));
+    // Timestream: records in batches of 100 per writer invocation, so at most one
+    // partial batch per invocation beyond the full ones.
+    assert!(writes as usize >= executions.div_ceil(100));
     assert!(
-        per(writes) <= 0.0101,
+        writes as usize <= executions.div_ceil(100) + totals.invocations - 1,
+        "{writes} WriteRecords for {executions} executions in {} writer invocations",
+        totals.invocations
+    );
+    assert!(
+        per(writes) <= 0.02,
         "WriteRecords per execution {}",
         per(writes)
     );

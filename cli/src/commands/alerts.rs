@@ -88,8 +88,16 @@ pub(crate) struct DbArg {
 }
 
 impl DbArg {
+    /// Opens the store for reading only (`status`, `replay`).
     pub(crate) fn open(&self) -> anyhow::Result<SqliteStore> {
         Ok(open_existing(&self.db)?)
+    }
+
+    /// Opens an existing store to write to it (`silence add|expire`): the file must
+    /// already hold the results of `webmon run`.
+    pub(crate) fn open_writable(&self) -> anyhow::Result<SqliteStore> {
+        open_existing(&self.db)?;
+        Ok(SqliteStore::open(&self.db)?)
     }
 }
 

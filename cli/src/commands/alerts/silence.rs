@@ -102,7 +102,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ends_at_ms: now + duration.as_millis() as i64,
                 comment,
             };
-            db.open()?.add_silence(&s).await?;
+            db.open_writable()?.add_silence(&s).await?;
             println!("added {}", describe(&s));
         }
         SilenceCommand::List { db, all } => {
@@ -112,7 +112,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         SilenceCommand::Expire { db, id } => {
-            if !db.open()?.expire_silence(&id, now).await? {
+            if !db.open_writable()?.expire_silence(&id, now).await? {
                 anyhow::bail!("no silence {id:?} in force");
             }
             println!("expired {id}");
