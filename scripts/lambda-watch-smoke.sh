@@ -95,7 +95,7 @@ aws_call() {
 
 echo "building the Lambda binaries and the CLI (debug, workspace target dir)"
 timeout "$TIMEOUT_BUILD" cargo build -q -p probe-lambda -p writer-lambda -p config-lambda -p webmon
-webmon=target/debug/webmon
+webmon="${CARGO_TARGET_DIR:-target}/debug/webmon"
 
 # moto and a local target site.
 moto_port=$(free_port)
@@ -191,16 +191,17 @@ rules=$(aws_call events AWSEvents.ListRules '{"NamePrefix":"webmon-"}')
 echo "$rules" | json '[r["Name"] for r in d["Rules"]] == ["webmon-every-1m-0"]' >/dev/null ||
   fail "the 16 one-minute checks should share the one rule webmon-every-1m-0: $rules"
 targets=$(aws_call events AWSEvents.ListTargetsByRule '{"Rule":"webmon-every-1m-0"}')
-echo "$targets" | json 'len(json.loads(d["Targets"][0]["Input"])["groups"]) > 0' >/dev/null ||
-  fail "rule webmon-every-1m-0 has no probe target naming its groups: $targets"
+# The target's input is a transformer template: the groups, and the event's time.
+echo "$targets" | json 'len(json.loads(d["Targets"][0]["InputTransformer"]["InputTemplate"].replace("<time>", "2026-01-01T00:00:00Z"))["groups"]) > 0 and d["Targets"][0]["InputTransformer"]["InputPathsMap"] == {"time": "$.time"}' >/dev/null ||
+  fail "rule webmon-every-1m-0 has no probe target naming its groups and the event time: $targets"
 
-echo "probe-lambda: the rule's own input, for a minute in the past"
+echo "probe-lambda: the rule's own input, as EventBridge fills it for the current minute"
 echo "$targets" | python3 -c '
-import json, sys
+import datetime, json, sys
 d = json.load(sys.stdin)
-payload = json.loads(d["Targets"][0]["Input"])
-payload["time"] = "2026-01-01T10:05:00Z"
-print(json.dumps(payload))' >"$work/rule_input.json"
+now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+template = d["Targets"][0]["InputTransformer"]["InputTemplate"]
+print(template.replace("<time>", now.strftime("%Y-%m-%dT%H:%M:%SZ")))' >"$work/rule_input.json"
 out=$(invoke probe-lambda "$work/rule_input.json")
 echo "$out"
 echo "$out" | json 'len(d["groups"]) > 0 and d["results_sent"] == d["executions"] == 16' >/dev/null ||
