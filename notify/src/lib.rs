@@ -29,6 +29,9 @@ pub mod discord;
 pub mod email;
 mod error;
 pub mod http;
+pub mod incoming;
+
+use incoming::IncomingWebhook;
 pub mod outbox;
 pub mod pagerduty;
 pub mod render;
@@ -101,15 +104,27 @@ pub fn build_channel(
             http,
             secrets,
         )),
-        ChannelConfig::Slack { url, .. } => {
-            Box::new(slack::SlackChannel::new(id, url.clone(), http, secrets))
-        }
-        ChannelConfig::Discord { url, .. } => {
-            Box::new(discord::DiscordChannel::new(id, url.clone(), http, secrets))
-        }
-        ChannelConfig::Teams { url, .. } => {
-            Box::new(teams::TeamsChannel::new(id, url.clone(), http, secrets))
-        }
+        ChannelConfig::Slack { url, .. } => Box::new(IncomingWebhook::new(
+            id,
+            url.clone(),
+            slack::payload,
+            http,
+            secrets,
+        )),
+        ChannelConfig::Discord { url, .. } => Box::new(IncomingWebhook::new(
+            id,
+            url.clone(),
+            discord::payload,
+            http,
+            secrets,
+        )),
+        ChannelConfig::Teams { url, .. } => Box::new(IncomingWebhook::new(
+            id,
+            url.clone(),
+            teams::payload,
+            http,
+            secrets,
+        )),
         ChannelConfig::Pagerduty {
             routing_key, url, ..
         } => Box::new(pagerduty::PagerDutyChannel::new(

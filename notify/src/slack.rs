@@ -2,39 +2,10 @@
 //! Slack answers 200 `ok`; incoming webhooks cannot edit or thread, so every event is its
 //! own message.
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use crate::http::HttpClient;
 use crate::render::{emoji, facts};
-use crate::{resolve, Channel, Delivery, Notification, NotifyError, SecretResolver};
-
-/// The Slack channel.
-pub struct SlackChannel {
-    id: String,
-    url: String,
-    http: HttpClient,
-    secrets: Arc<dyn SecretResolver>,
-}
-
-impl SlackChannel {
-    /// A channel posting to the webhook `url` (usually a secret reference).
-    pub fn new(
-        id: String,
-        url: String,
-        http: HttpClient,
-        secrets: Arc<dyn SecretResolver>,
-    ) -> Self {
-        Self {
-            id,
-            url,
-            http,
-            secrets,
-        }
-    }
-}
+use crate::Notification;
 
 /// The message payload.
 pub fn payload(n: &Notification) -> Value {
@@ -52,21 +23,4 @@ pub fn payload(n: &Notification) -> Value {
     }
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("webmon · {}", n.id)}]}));
     json!({"text": title, "blocks": blocks})
-}
-
-#[async_trait]
-impl Channel for SlackChannel {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    async fn send(&self, n: &Notification) -> Result<Delivery, NotifyError> {
-        let url = resolve(&self.id, &self.url, self.secrets.as_ref())?;
-        let body = serde_json::to_vec(&payload(n)).expect("JSON values serialise");
-        let answer = self.http.post_json(&self.id, &url, &[], body).await?;
-        Ok(Delivery {
-            status: answer.status.as_u16(),
-            reference: None,
-        })
-    }
 }

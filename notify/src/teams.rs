@@ -2,39 +2,10 @@
 //! adaptive card, version 1.4 (later versions are not rendered by Teams), a bold title
 //! and a fact set. Office 365 connector payloads do not work on Workflows URLs.
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use crate::http::HttpClient;
 use crate::render::{emoji, facts};
-use crate::{resolve, Channel, Delivery, Notification, NotifyError, SecretResolver};
-
-/// The Teams channel.
-pub struct TeamsChannel {
-    id: String,
-    url: String,
-    http: HttpClient,
-    secrets: Arc<dyn SecretResolver>,
-}
-
-impl TeamsChannel {
-    /// A channel posting to the workflow `url` (usually a secret reference).
-    pub fn new(
-        id: String,
-        url: String,
-        http: HttpClient,
-        secrets: Arc<dyn SecretResolver>,
-    ) -> Self {
-        Self {
-            id,
-            url,
-            http,
-            secrets,
-        }
-    }
-}
+use crate::Notification;
 
 /// The message payload.
 pub fn payload(n: &Notification) -> Value {
@@ -59,21 +30,4 @@ pub fn payload(n: &Notification) -> Value {
             },
         }],
     })
-}
-
-#[async_trait]
-impl Channel for TeamsChannel {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    async fn send(&self, n: &Notification) -> Result<Delivery, NotifyError> {
-        let url = resolve(&self.id, &self.url, self.secrets.as_ref())?;
-        let body = serde_json::to_vec(&payload(n)).expect("JSON values serialise");
-        let answer = self.http.post_json(&self.id, &url, &[], body).await?;
-        Ok(Delivery {
-            status: answer.status.as_u16(),
-            reference: None,
-        })
-    }
 }
