@@ -10,9 +10,11 @@ duration="${1:-70s}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The debug build the tests already made (the same code as the release build of the
-# README's command, which would add a long optimised build to every CI run).
-timeout 1200 cargo build -q -p webmon
+# A debug build (the same code as the release build of the README's command, which
+# would add a long optimised build to every CI run), with the `bench` feature so that
+# the cost benchmark step of scripts/test-all.sh reuses this very build instead of
+# making a second one.
+timeout 1200 cargo build -q -p webmon --features bench
 bin="${CARGO_TARGET_DIR:-target}/debug/webmon"
 
 # The run stops by itself after --duration; the outer timeout only bounds a hang.

@@ -8,12 +8,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# One-off builds gain nothing from incremental state, which took about 4 GB of disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 # What the tests need (Debian packages, moto, cargo-lambda, pytest, cargo-nextest):
 # installed unless already there. WEBMON_SKIP_INSTALL=1 skips it.
 if [ -z "${WEBMON_SKIP_INSTALL:-}" ]; then
   bash scripts/install-test-deps.sh
 fi
+
+# The disk the build has to work with, for the log: a full run needs about 5 GB.
+df -h . | tail -1 | awk '{ print "disk: " $4 " free of " $2 }'
 
 passed=()
 failed=()
