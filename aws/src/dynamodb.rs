@@ -330,15 +330,16 @@ pub fn item_id(item: &serde_dynamo::Item) -> Option<String> {
 pub use crate::budget::{probe_time_budget, DEADLINE_MARGIN, PROBE_TIMEOUT};
 
 /// Refuses a check whose last execution of a trigger minute (its offset, plus the
-/// earlier rounds of a sub-minute interval) plus `requests` x `timeout` would run past
-/// `budget`: the probe would have to cancel it every time.
+/// earlier rounds of a sub-minute interval) plus its worst case (`requests` x `timeout`
+/// for every attempt, and the delays between retries) would run past `budget`: the probe
+/// would have to cancel it every time.
 pub fn check_fits_budget(check: &Check, budget: Duration) -> Result<(), ValidationError> {
     let last_start_ms = executions_in_trigger(&check.id, check.interval, 0)
         .into_iter()
         .max()
         .unwrap_or(0)
         .max(0) as u128;
-    let worst_ms = u128::from(check.requests) * check.timeout.as_millis();
+    let worst_ms = check.worst_case_run().as_millis();
     let end_ms = last_start_ms + worst_ms;
     if end_ms <= budget.as_millis() {
         return Ok(());
@@ -353,11 +354,15 @@ pub fn check_fits_budget(check: &Check, budget: Duration) -> Result<(), Validati
         "timeout",
         shown,
         format!(
-            "{} requests of up to {} ms each, started {:.1} s into the trigger minute, could \
-             end {:.1} s after its start, past the probe's time budget of {} s (its {} s \
-             timeout less {} s to send results); lower requests or timeout",
+            "{} requests of up to {} ms each{}, started {:.1} s into the trigger minute, \
+             could end {:.1} s after its start, past the probe's time budget of {} s (its {} \
+             s timeout less {} s to send results); lower requests, timeout or retries",
             check.requests,
             check.timeout.as_millis(),
+            match check.retries.count {
+                0 => String::new(),
+                n => format!(" over {} attempts", n + 1),
+            },
             last_start_ms as f64 / 1000.0,
             end_ms as f64 / 1000.0,
             budget.as_secs(),

@@ -251,6 +251,7 @@ mod tests {
             http_version: Some("HTTP/1.1".into()),
             tls_cert_days_left: Some(80),
             redirects: 0,
+            attempts: 1,
             tags: Default::default(),
             probe: ProbeHealth::default(),
         }

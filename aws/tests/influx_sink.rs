@@ -42,6 +42,7 @@ fn result(n: usize) -> ProbeResult {
         http_version: Some("HTTP/1.1".into()),
         tls_cert_days_left: None,
         redirects: 1,
+        attempts: 1,
         tags: [("team".to_string(), "web=shop".to_string())]
             .into_iter()
             .collect(),

@@ -155,6 +155,7 @@ fn result(id: &str, at_ms: i64) -> ProbeResult {
         http_version: Some("HTTP/1.1".into()),
         tls_cert_days_left: None,
         redirects: 0,
+        attempts: 1,
         tags: Default::default(),
         probe: Default::default(),
     }

@@ -84,6 +84,7 @@ fn result(region: &str, at: i64, ms: f64) -> ProbeResult {
         http_version: None,
         tls_cert_days_left: None,
         redirects: 0,
+        attempts: 1,
         tags: BTreeMap::new(),
         probe: ProbeHealth::default(),
     }

@@ -139,12 +139,20 @@ pub struct ProbeResult {
     pub tls_cert_days_left: Option<i64>,
     /// Redirect hops followed.
     pub redirects: u32,
+    /// Attempts made: 1, or more when the check's retry policy retried a failure (the
+    /// result holds the last attempt's data).
+    #[serde(default = "one_attempt")]
+    pub attempts: u32,
     /// The check's tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
     /// The probe's own health.
     #[serde(default)]
     pub probe: ProbeHealth,
+}
+
+fn one_attempt() -> u32 {
+    1
 }
 
 /// Longest `error_message` of a result, in bytes. Messages are built from short texts

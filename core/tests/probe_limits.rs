@@ -79,6 +79,7 @@ fn a_result_shrinks_to_a_byte_budget() {
         http_version: Some("HTTP/1.1".into()),
         tls_cert_days_left: None,
         redirects: 0,
+        attempts: 1,
         tags: (0..50)
             .map(|i| (format!("k{i}"), "v".repeat(1000)))
             .collect(),

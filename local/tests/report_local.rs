@@ -50,6 +50,7 @@ fn result(check: &str, region: &str, i: i64, ms: f64, available: bool) -> ProbeR
         http_version: None,
         tls_cert_days_left: None,
         redirects: 0,
+        attempts: 1,
         tags: BTreeMap::new(),
         probe: ProbeHealth::default(),
     }

@@ -41,6 +41,7 @@ fn result(check: &str, region: &str, at: i64, latency: f64, available: bool) -> 
         http_version: Some("HTTP/1.1".into()),
         tls_cert_days_left: None,
         redirects: 0,
+        attempts: 1,
         tags: BTreeMap::from([("team".to_string(), "web".to_string())]),
         probe: ProbeHealth {
             cold_start: false,

@@ -65,6 +65,7 @@ pub fn result(check: &str, region: &str, base_ms: i64, n: i64) -> ProbeResult {
         http_version: Some("HTTP/1.1".into()),
         tls_cert_days_left: None,
         redirects: 0,
+        attempts: 1,
         tags: BTreeMap::from([("team".to_string(), "web".to_string())]),
         probe: ProbeHealth::default(),
     }

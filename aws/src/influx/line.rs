@@ -51,6 +51,7 @@ pub fn to_line(r: &ProbeResult) -> String {
     }
     fields.int("bytes", i64::try_from(r.bytes).unwrap_or(i64::MAX));
     fields.int("redirects", r.redirects.into());
+    fields.int("attempts", r.attempts.into());
     if let Some(days) = r.tls_cert_days_left {
         fields.int("tls_cert_days_left", days);
     }
@@ -168,6 +169,7 @@ mod tests {
             http_version: Some("HTTP/1.1".into()),
             tls_cert_days_left: Some(30),
             redirects: 0,
+            attempts: 1,
             tags: [
                 ("team".to_string(), "sre ops".to_string()),
                 ("empty".into(), String::new()),

@@ -267,6 +267,7 @@ pub fn to_record(r: &ProbeResult) -> Record {
     }
     m("bytes", Bigint, r.bytes.to_string());
     m("redirects", Bigint, r.redirects.to_string());
+    m("attempts", Bigint, r.attempts.to_string());
     if let Some(days) = r.tls_cert_days_left {
         m("tls_cert_days_left", Bigint, days.to_string());
     }

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::check::RawRetries;
+
 /// The `alert:` block of a check, and the body of `alert_defaults:`. Every field is
 /// optional; a field set on a check replaces the same field of `alert_defaults` whole.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -105,23 +107,6 @@ pub enum RawQuorum {
     Text(String),
 }
 
-/// Retries inside one execution.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRetries {
-    /// Extra attempts after the first, 0..=5; default 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<u32>,
-    /// `fixed`, `linear` or `exponential`; default `exponential`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backoff: Option<String>,
-    /// First delay, default `1s`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay: Option<String>,
-    /// `network` (DNS, connect, TLS, timeout; default) or `any` failure.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on: Option<String>,
-}
 
 /// Latency thresholds on the execution's average latency.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

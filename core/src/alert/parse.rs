@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::config::{RawAlertPolicy, RawQuorum, RawRoutes};
-use super::policy::{Backoff, DegradedPolicy, Quorum, RetryOn, RetryPolicy};
+use super::policy::{DegradedPolicy, Quorum, RetryPolicy};
 
 /// Reports `(field, value, reason)`.
 pub(super) type Err<'a> = dyn FnMut(&str, String, String) + 'a;
@@ -157,38 +157,7 @@ pub(super) fn parse_policy(
 ) -> PartialPolicy {
     const MIN: i64 = 60_000;
     let retries = raw.retries.as_ref().map(|r| {
-        let before = RetryPolicy::default();
-        let count = ranged("retries.count", r.count, 0, 5, err).unwrap_or(before.count);
-        let backoff = match r.backoff.as_deref() {
-            None => before.backoff,
-            Some("fixed") => Backoff::Fixed,
-            Some("linear") => Backoff::Linear,
-            Some("exponential") => Backoff::Exponential,
-            Some(other) => {
-                err(
-                    "retries.backoff",
-                    other.into(),
-                    "must be fixed, linear or exponential".into(),
-                );
-                before.backoff
-            }
-        };
-        let delay_ms =
-            dur("retries.delay", &r.delay, 1, 10_000, err).unwrap_or(before.delay_ms as i64) as u64;
-        let on = match r.on.as_deref() {
-            None | Some("network") => RetryOn::Network,
-            Some("any") => RetryOn::Any,
-            Some(other) => {
-                err("retries.on", other.into(), "must be network or any".into());
-                RetryOn::Network
-            }
-        };
-        RetryPolicy {
-            count,
-            backoff,
-            delay_ms,
-            on,
-        }
+        crate::check::parse_retries(r, &mut |field, value, reason| err(field, value, reason))
     });
     let degraded = raw.degraded.as_ref().map(|d| {
         let threshold_ms =

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::ChannelConfig;
 use super::quiet::MaintenanceWindow;
-use crate::result::ErrorClass;
+pub use crate::check::{Backoff, RetryOn, RetryPolicy};
 
 /// Regions that must agree: `majority` (more than half), a count, or a percentage of the
 /// configured regions (rounded up). Always at least 1 and at most the region count.
@@ -43,81 +43,6 @@ impl Quorum {
     }
 }
 
-/// How the delay grows between retries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Backoff {
-    /// `delay` every time.
-    Fixed,
-    /// `delay`, `2 x delay`, `3 x delay`...
-    Linear,
-    /// `delay`, `2 x delay`, `4 x delay`...
-    Exponential,
-}
-
-/// Which failures are retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RetryOn {
-    /// DNS, connect, TLS and timeout errors only.
-    Network,
-    /// Any failure, including status codes and assertions.
-    Any,
-}
-
-/// Retries inside one execution, from the same region. The probe engine runs up to
-/// `1 + count` attempts and reports one result (the last attempt's data); an execution is
-/// unavailable only if every attempt failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetryPolicy {
-    /// Extra attempts after the first.
-    pub count: u32,
-    /// Growth of the delay.
-    pub backoff: Backoff,
-    /// First delay, milliseconds.
-    pub delay_ms: u64,
-    /// Which failures are retried.
-    pub on: RetryOn,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            count: 0,
-            backoff: Backoff::Exponential,
-            delay_ms: 1000,
-            on: RetryOn::Network,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// Whether a failure of this class is retried.
-    pub fn retries(&self, class: ErrorClass) -> bool {
-        match self.on {
-            RetryOn::Any => true,
-            RetryOn::Network => matches!(
-                class,
-                ErrorClass::Dns | ErrorClass::Connect | ErrorClass::Tls | ErrorClass::Timeout
-            ),
-        }
-    }
-
-    /// Delay before retry number `retry` (1-based), milliseconds.
-    pub fn delay_before(&self, retry: u32) -> u64 {
-        let retry = retry.max(1) as u64;
-        match self.backoff {
-            Backoff::Fixed => self.delay_ms,
-            Backoff::Linear => self.delay_ms.saturating_mul(retry),
-            Backoff::Exponential => self.delay_ms.saturating_mul(1 << (retry - 1).min(16)),
-        }
-    }
-
-    /// Sum of every delay, milliseconds.
-    pub fn total_delay_ms(&self) -> u64 {
-        (1..=self.count).map(|r| self.delay_before(r)).sum()
-    }
-}
 
 /// Latency thresholds on an execution's average latency (`latency.avg_ms`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -102,6 +102,7 @@ pub fn result(check: &str, region: &str, round: i64, available: bool, avg_ms: f6
         http_version: None,
         tls_cert_days_left: Some(90),
         redirects: 0,
+        attempts: 1,
         tags: BTreeMap::new(),
         probe: Default::default(),
     }

@@ -184,6 +184,10 @@ pub fn parse_checks_document_with(text: &str, secrets: &SecretPolicy) -> LoadOut
         ));
         return outcome;
     };
+    // `alert_defaults.retries` reaches the engine through each check (see `retry`).
+    let defaults: Option<serde_json::Value> = map
+        .get("alert_defaults")
+        .and_then(|v| serde_json::to_value(v).ok());
     let mut seen = std::collections::HashSet::new();
     for (index, item) in items.iter().enumerate() {
         let label = item
@@ -200,7 +204,13 @@ pub fn parse_checks_document_with(text: &str, secrets: &SecretPolicy) -> LoadOut
                     "is used by an earlier check in this file",
                 ));
             }
-            Ok(check) => outcome.checks.push(check),
+            Ok(mut check) => {
+                check.retries = super::retries_of(
+                    check.source.alert.as_ref(),
+                    defaults.as_ref(),
+                );
+                outcome.checks.push(check)
+            }
             Err(errors) => outcome.errors.extend(errors),
         }
     }

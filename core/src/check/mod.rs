@@ -8,6 +8,7 @@ mod file;
 mod interval;
 mod locate;
 mod raw;
+mod retry;
 pub mod secret;
 mod shape;
 mod status;
@@ -20,6 +21,10 @@ pub use file::{
 pub use interval::Interval;
 pub use locate::locate;
 pub use raw::{RawAssertions, RawCheck, RawJsonPointer, StatusEntry};
+pub use retry::{
+    parse_retries, retries_of, Backoff, RawRetries, RetryOn, RetryPolicy, MAX_RETRIES,
+    MAX_RETRY_DELAY_MS,
+};
 pub use secret::{SecretKind, SecretPolicy, SecretRef};
 pub use shape::did_you_mean;
 pub use status::{StatusRange, StatusSet};

@@ -164,11 +164,22 @@ pub struct Check {
     pub allow_private: bool,
     /// Body read cap per request.
     pub max_body_bytes: u64,
+    /// Retries inside one execution (`alert.retries`, or the file's
+    /// `alert_defaults.retries`); none by default.
+    pub retries: super::RetryPolicy,
     /// The check as written, for storing it back unchanged.
     pub source: RawCheck,
 }
 
 impl Check {
+    /// The longest one execution can take: every attempt's requests at their timeout,
+    /// plus the delays between attempts.
+    pub fn worst_case_run(&self) -> Duration {
+        let attempts = 1 + self.retries.count;
+        self.timeout * self.requests * attempts
+            + Duration::from_millis(self.retries.total_delay_ms())
+    }
+
     /// Whether `region` should probe this check.
     pub fn runs_in(&self, region: &str) -> bool {
         self.enabled && (self.regions.is_empty() || self.regions.iter().any(|r| r == region))
@@ -437,6 +448,7 @@ impl RawCheck {
             max_redirects,
             allow_private: self.allow_private.unwrap_or(false),
             max_body_bytes,
+            retries: super::retries_of(self.alert.as_ref(), None),
             source: self.clone(),
         })
     }

@@ -318,6 +318,7 @@ impl Execution {
             http_version: self.http_version.map(str::to_string),
             tls_cert_days_left: self.cert_days_left,
             redirects: self.redirects,
+            attempts: 1,
             tags: check.tags.clone(),
             probe: ProbeHealth {
                 cold_start: prober.inner.cold_start.load(Ordering::Relaxed),

@@ -302,13 +302,29 @@ impl Prober {
         self.inner.cold_start.store(cold, Ordering::Relaxed);
     }
 
-    /// Runs one execution of `check` (its N requests) scheduled at `scheduled_at_ms`.
-    /// Never fails: a target that is down is a result.
+    /// Runs one execution of `check` (its N requests) scheduled at `scheduled_at_ms`,
+    /// retrying a failure as the check's retry policy says (each attempt on fresh
+    /// connections, after the policy's delay). Never fails: a target that is down is a
+    /// result, holding the last attempt's data and the number of attempts.
     pub async fn probe(&self, check: &Check, scheduled_at_ms: i64) -> ProbeResult {
         let started_at_ms = chrono::Utc::now().timestamp_millis();
-        let mut exec = Execution::new(check);
-        let failure = self.run(check, &mut exec).await.err();
-        exec.into_result(self, check, scheduled_at_ms, started_at_ms, failure)
+        let mut attempt = 1;
+        loop {
+            let mut exec = Execution::new(check);
+            let failure = self.run(check, &mut exec).await.err();
+            let retry = failure.as_ref().is_some_and(|f| {
+                attempt <= check.retries.count && check.retries.retries(f.class)
+            });
+            if !retry {
+                let mut result =
+                    exec.into_result(self, check, scheduled_at_ms, started_at_ms, failure);
+                result.attempts = attempt;
+                return result;
+            }
+            let delay = check.retries.delay_before(attempt);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            attempt += 1;
+        }
     }
 
     async fn run(&self, check: &Check, exec: &mut Execution) -> Result<(), Failure> {

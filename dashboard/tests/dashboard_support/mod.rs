@@ -73,6 +73,7 @@ fn result(check: &str, region_index: usize, i: i64, now_ms: i64) -> ProbeResult 
         http_version: Some("HTTP/2".into()),
         tls_cert_days_left: Some(60),
         redirects: 0,
+        attempts: 1,
         tags: Default::default(),
         probe: ProbeHealth::default(),
     }

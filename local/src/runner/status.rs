@@ -203,6 +203,7 @@ pub fn cancelled_result(
         http_version: None,
         tls_cert_days_left: None,
         redirects: 0,
+        attempts: 1,
         tags: check.tags.clone(),
         probe: Default::default(),
     }
