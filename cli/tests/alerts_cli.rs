@@ -8,6 +8,8 @@ use serde_json::Value;
 use webmon_core::ports::{Clock, ResultStore, SystemClock};
 use webmon_local::store::SqliteStore;
 use webmon_testkit::conformance::result;
+use webmon_testkit::http_recorder::Recorder;
+use webmon_testkit::signature::standard_webhook_signature;
 
 const CONFIG: &str = "channels:
   - {id: hook, type: webhook, url: 'http://127.0.0.1:9/hook', secret: 'whsec_MDEyMzQ1Njc4OWFiY2RlZg=='}
@@ -159,4 +161,94 @@ fn validate_lists_alerting_errors() {
     let errors = doc["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{doc}");
     assert_eq!(errors[0]["value"], "pager");
+}
+
+/// A checks file whose one channel is a webhook to `url`, its secret from the
+/// operator's environment.
+fn hook_config(dir: &Path, url: &str) -> std::path::PathBuf {
+    let file = dir.join("channels.yaml");
+    let yaml = format!(
+        "channels:\n  - {{id: hook, type: webhook, url: '{url}/hook', secret: '${{env:WEBMON_SECRET_HOOK}}'}}\n\
+         checks:\n  - {{id: web, url: 'https://example.test/'}}\n"
+    );
+    std::fs::write(&file, yaml).unwrap();
+    file
+}
+
+fn alerts_test(config: &Path, channel: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_webmon"))
+        .args(["alerts", "test", channel, "--config"])
+        .arg(config)
+        .env("WEBMON_SECRET_HOOK", HOOK_SECRET)
+        .output()
+        .unwrap()
+}
+
+const HOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+#[test]
+fn alerts_test_sends_one_signed_test_message_and_retries_after_a_503() {
+    // The first answer is a 503 asking for a retry after 1 s; the next is 204.
+    let hook = Recorder::start(vec![(
+        503,
+        vec![("retry-after", "1".into())],
+        String::new(),
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = hook_config(dir.path(), &hook.url());
+    let out = alerts_test(&config, "hook");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("to hook (status 204, 2 attempt(s))"),
+        "{stdout}"
+    );
+    let requests = hook.wait_for(2, std::time::Duration::from_secs(5));
+    assert_eq!(requests.len(), 2, "one failed attempt, one delivered");
+    // Both attempts carry the same message id, each correctly signed.
+    assert_eq!(
+        requests[0].header("webhook-id"),
+        requests[1].header("webhook-id")
+    );
+    for r in &requests {
+        assert_eq!((r.method.as_str(), r.target.as_str()), ("POST", "/hook"));
+        let (id, ts) = (
+            r.header("webhook-id").unwrap(),
+            r.header("webhook-timestamp").unwrap(),
+        );
+        assert_eq!(
+            r.header("webhook-signature").unwrap(),
+            standard_webhook_signature(HOOK_SECRET, id, ts, &r.body)
+        );
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["type"], "test", "{body}");
+    }
+}
+
+#[test]
+fn alerts_test_fails_with_the_reason_when_the_receiver_keeps_refusing() {
+    let refusals = (0..3)
+        .map(|_| (400, vec![], "bad hook".to_string()))
+        .collect();
+    let hook = Recorder::start(refusals);
+    let dir = tempfile::tempdir().unwrap();
+    let config = hook_config(dir.path(), &hook.url());
+    let out = alerts_test(&config, "hook");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("400"), "{stderr}");
+    // A 400 is not retried: the receiver refuses the message itself.
+    assert_eq!(hook.requests().len(), 1);
+    // An unknown channel names the ones there are.
+    let out = alerts_test(&config, "pager");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("no channel \"pager\"") && stderr.contains("hook"),
+        "{stderr}"
+    );
 }

@@ -11,10 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use hmac::{KeyInit, Mac};
 use serde_json::Value;
 use webmon_testkit::http_recorder::{Recorded, Recorder};
+use webmon_testkit::signature::standard_webhook_signature;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -182,14 +181,8 @@ fn verify(r: &Recorded) -> Value {
         r.header("webhook-timestamp").unwrap(),
         r.header("webhook-signature").unwrap(),
     );
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(SECRET.strip_prefix("whsec_").unwrap())
-        .unwrap();
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
-    mac.update(format!("{id}.{ts}.").as_bytes());
-    mac.update(&r.body);
-    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    assert_eq!(sig, format!("v1,{expected}"), "signature of {id}");
+    let expected = standard_webhook_signature(SECRET, id, ts, &r.body);
+    assert_eq!(sig, expected, "signature of {id}");
     let body: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(body["id"], id);
     body

@@ -42,7 +42,11 @@ async fn any_failure_is_retried_until_it_passes_and_the_attempts_are_recorded() 
     assert_eq!((r.attempts, r.status_code), (3, Some(200)));
     assert_eq!(seen.load(Ordering::SeqCst), 3, "one request per attempt");
     // Two waits of 60 ms between the three attempts.
-    assert!(started.elapsed() >= Duration::from_millis(120), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(120),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -85,7 +89,11 @@ async fn a_refused_connection_is_retried_with_growing_delays() {
     assert_eq!(class(&r), Some("connect"), "{:?}", r.error_message);
     assert_eq!(r.attempts, 3);
     // 40 ms, then 80 ms.
-    assert!(started.elapsed() >= Duration::from_millis(120), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(120),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

@@ -25,4 +25,4 @@ pub use server::{
     serve, serve_with, serve_with_clock, ServeOptions, HEADER_READ_TIMEOUT, OVERVIEW_CACHE,
     SHUTDOWN_GRACE,
 };
-pub use webmon_core::read::{ResultReader, Window};
+pub use webmon_core::read::{AlertReader, ResultReader, Window};

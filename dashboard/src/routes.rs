@@ -18,7 +18,7 @@ use super::catalog::annotate;
 use super::server::{State, OVERVIEW_CACHE};
 use webmon_core::ports::PortError;
 use webmon_core::read::model::{Window, DEFAULT_FAILURE_LIMIT, MAX_FAILURE_LIMIT};
-use webmon_core::read::Overview;
+use webmon_core::read::{AlertView, Overview};
 
 type Reply = Response<Full<Bytes>>;
 
@@ -207,6 +207,29 @@ async fn api(segments: &[&str], query: &HashMap<String, String>, state: &State) 
                 Err(e) => port_error(e),
             }
         }
+        ["alerts"] => match &state.alerts {
+            Some(alerts) => alerts
+                .alerts(window.from_ms)
+                .await
+                .map_or_else(port_error, |v| {
+                    json(
+                        StatusCode::OK,
+                        &AlertsReply {
+                            available: true,
+                            view: v,
+                        },
+                    )
+                }),
+            // A store without the evaluator's state (Timestream, InfluxDB): say so,
+            // and the page shows no alert column.
+            None => json(
+                StatusCode::OK,
+                &AlertsReply {
+                    available: false,
+                    view: AlertView::default(),
+                },
+            ),
+        },
         ["checks", id, what] if valid_check_id(id) => match *what {
             "series" => source
                 .series(id, window)
@@ -241,6 +264,14 @@ async fn api(segments: &[&str], query: &HashMap<String, String>, state: &State) 
             &format!("no API endpoint /api/{}", segments.join("/")),
         ),
     }
+}
+
+/// `/api/alerts`: whether this dashboard knows alert state, and the state.
+#[derive(Serialize)]
+struct AlertsReply {
+    available: bool,
+    #[serde(flatten)]
+    view: AlertView,
 }
 
 /// The overview of `since`, read at most once per [`OVERVIEW_CACHE`]: the lock is held

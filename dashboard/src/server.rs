@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use super::catalog::CheckCatalog;
 use super::routes;
 use webmon_core::ports::{Clock, SystemClock};
-use webmon_core::read::{Overview, ResultReader};
+use webmon_core::read::{AlertReader, Overview, ResultReader};
 
 /// How long open connections get to finish once shutdown is asked for.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -38,6 +38,9 @@ pub struct ServeOptions {
     pub clock: Arc<dyn Clock>,
     /// The configured checks, if known (`webmon run` passes its own).
     pub catalog: Option<Arc<dyn CheckCatalog>>,
+    /// The alert evaluator's state, when the store keeps it (the SQLite store of
+    /// `webmon run`): each check's alert level and its incident history.
+    pub alerts: Option<Arc<dyn AlertReader>>,
 }
 
 impl Default for ServeOptions {
@@ -45,6 +48,7 @@ impl Default for ServeOptions {
         Self {
             clock: Arc::new(SystemClock),
             catalog: None,
+            alerts: None,
         }
     }
 }
@@ -57,6 +61,7 @@ pub(crate) struct State {
     pub(crate) source: Arc<dyn ResultReader>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) catalog: Option<Arc<dyn CheckCatalog>>,
+    pub(crate) alerts: Option<Arc<dyn AlertReader>>,
     /// Held while the overview is read, so concurrent requests wait for one query.
     pub(crate) overview: OverviewCache,
     /// Host names accepted in the `Host` header; `None` accepts any. Set when bound to
@@ -102,7 +107,7 @@ pub async fn serve_with_clock(
 ) -> io::Result<()> {
     let options = ServeOptions {
         clock,
-        catalog: None,
+        ..Default::default()
     };
     serve_with(listener, source, options, shutdown).await
 }
@@ -119,6 +124,7 @@ pub async fn serve_with(
         source,
         clock: options.clock,
         catalog: options.catalog,
+        alerts: options.alerts,
         overview: tokio::sync::Mutex::new(None),
         allowed_hosts: allowed_hosts(local),
     });

@@ -196,3 +196,71 @@ async fn pages_assets_and_bad_requests() {
     assert_eq!(local.status, 200);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_levels_and_incident_history_come_from_the_evaluators_state() {
+    let app = Running::start_with_alerts(NOW_MS).await;
+    let body = get(app.addr, "/api/alerts?since=24h").await.json();
+    assert_eq!(body["available"], true);
+    assert_eq!(body["evaluated_at_ms"], NOW_MS);
+    let level = |id: &str| {
+        body["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {body}"))
+            .clone()
+    };
+    assert_eq!(level("api")["level"], "UP");
+    // The last round: us-east-1 answered 503, the two others passed: one region of
+    // three is below the majority quorum.
+    let web = level("web");
+    assert_eq!(web["level"], "REGIONAL", "{web}");
+    let incidents = body["incidents"].as_array().unwrap();
+    assert!(incidents.iter().all(|i| i["check_id"] == "web"), "{body}");
+    let open: Vec<&Value> = incidents
+        .iter()
+        .filter(|i| i["resolved_at_ms"].is_null())
+        .collect();
+    assert_eq!(open.len(), 1, "{body}");
+    assert_eq!(web["incident_id"], open[0]["id"]);
+    // ap-southeast-2 timed out at executions 5, 15, 25, 35, 45 and 55 (one round
+    // each). The first two opened incidents that resolved a round later; from the
+    // third on, the level changed often enough to count as flapping, so resolutions
+    // were held and the incident opened at execution 25 stayed open through the 503 in
+    // us-east-1 at the last round: it names both regions.
+    let at = |i: i64| NOW_MS - (EXECUTIONS - i) * INTERVAL_MS;
+    assert_eq!(open[0]["opened_at_ms"], at(25), "{body}");
+    assert_eq!(
+        open[0]["regions"],
+        serde_json::json!(["ap-southeast-2", "us-east-1"])
+    );
+    let resolved: Vec<(i64, i64, &Value)> = incidents
+        .iter()
+        .filter(|i| !i["resolved_at_ms"].is_null())
+        .map(|i| {
+            let (o, r) = (&i["opened_at_ms"], &i["resolved_at_ms"]);
+            (o.as_i64().unwrap(), r.as_i64().unwrap(), &i["regions"])
+        })
+        .collect();
+    let ap = serde_json::json!(["ap-southeast-2"]);
+    assert_eq!(
+        resolved,
+        vec![(at(5), at(6), &ap), (at(15), at(16), &ap)],
+        "{body}"
+    );
+    // The check page has the section the script fills.
+    let page = get(app.addr, "/check/web").await;
+    assert!(page.body.contains("id=\"incidents\""), "{}", page.body);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_without_alert_state_says_so() {
+    let app = Running::start(NOW_MS).await;
+    let body = get(app.addr, "/api/alerts").await.json();
+    assert_eq!(body["available"], false);
+    assert_eq!(body["checks"], serde_json::json!([]));
+    app.stop().await;
+}

@@ -20,5 +20,6 @@ pub mod conformance;
 pub mod emulator;
 pub mod http_recorder;
 pub mod influx_servers;
+pub mod signature;
 
 pub use webmon_demo_target::TargetServer;

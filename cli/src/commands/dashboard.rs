@@ -99,6 +99,7 @@ pub async fn spawn_for_run(
     let source: Arc<dyn ResultReader> = Arc::new(store.clone());
     let options = ServeOptions {
         catalog: Some(Arc::new(RunCatalog(status))),
+        alerts: Some(Arc::new(store.clone())),
         ..Default::default()
     };
     let task = tokio::spawn(webmon_dashboard::serve_with(
@@ -145,6 +146,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let options = ServeOptions {
         catalog,
+        alerts: args.store.alerts()?,
         ..Default::default()
     };
     webmon_dashboard::serve_with(listener, source, options, shutdown)

@@ -10,7 +10,7 @@ use webmon_aws::config::{AwsTarget, ENDPOINT_ENV};
 use webmon_aws::influx::{InfluxReader, Token, BUCKET_ENV, ORG_ENV, TOKEN_ENV, URL_ENV};
 use webmon_aws::timestream::query::TimestreamQuery;
 use webmon_aws::timestream::{TimestreamQueries, TimestreamReader, DATABASE_ENV, TABLE_ENV};
-use webmon_core::read::ResultReader;
+use webmon_core::read::{AlertReader, ResultReader};
 use webmon_local::store::open_existing;
 
 /// Which store to read.
@@ -113,6 +113,15 @@ pub enum SqliteOpen {
 impl SourceArgs {
     /// Opens the chosen store for reading. A missing SQLite file is an error naming it
     /// (never created); a Timestream table name must follow the service's naming rule.
+    /// The alert evaluator's state, which only the SQLite store of `webmon run` keeps
+    /// (read-only, like the results).
+    pub fn alerts(&self) -> anyhow::Result<Option<Arc<dyn AlertReader>>> {
+        Ok(match self.source {
+            Source::Sqlite => Some(Arc::new(open_existing(&self.db)?)),
+            Source::Timestream | Source::Influxdb => None,
+        })
+    }
+
     pub async fn open(&self, sqlite: SqliteOpen) -> anyhow::Result<Arc<dyn ResultReader>> {
         match self.source {
             // Read-only either way: a report or a dashboard never writes the store.

@@ -107,7 +107,6 @@ pub enum RawQuorum {
     Text(String),
 }
 
-
 /// Latency thresholds on the execution's average latency.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

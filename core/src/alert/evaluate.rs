@@ -124,7 +124,8 @@ fn close_rounds(cs: &mut CheckState, check: &CheckAlerting, now_ms: i64) {
         }
         cs.closed_through_ms = Some(tick);
         let (level, q) = level_at(cs, check, tick);
-        cs.set_level(level, q, tick);
+        let regions = problem_regions(cs, check, tick);
+        cs.set_level(level, q, tick, regions);
     }
 }
 
@@ -156,7 +157,8 @@ fn advance(cs: &mut CheckState, check: &CheckAlerting, to_ms: i64) {
     for at in moments {
         cs.closed_through_ms = Some(at);
         let (level, q) = level_at(cs, check, at);
-        cs.set_level(level, q, at);
+        let regions = problem_regions(cs, check, at);
+        cs.set_level(level, q, at, regions);
     }
     cs.closed_through_ms = Some(to_ms);
 }
@@ -205,6 +207,18 @@ fn level_at(
                 .is_some_and(|t| t.state == RegionState::Failing)
     });
     level_of(&states, silent_failing, &check.policy)
+}
+
+/// The configured regions failing or slow at `at_ms`, in region order: what an
+/// incident records as affected.
+fn problem_regions(cs: &CheckState, check: &CheckAlerting, at_ms: i64) -> Vec<String> {
+    check
+        .regions
+        .iter()
+        .zip(region_states(cs, check, at_ms))
+        .filter(|(_, s)| matches!(s, RegionState::Failing | RegionState::Degraded))
+        .map(|(r, _)| r.clone())
+        .collect()
 }
 
 /// The state of every configured region at `at_ms`, in region order. A region that has

@@ -59,6 +59,10 @@ pub struct Incident {
     pub held_by: Option<String>,
     /// Level changes.
     pub timeline: Vec<Transition>,
+    /// Regions failing or slow at any of its level changes, sorted (an incident opened
+    /// before this field existed has none).
+    #[serde(default)]
+    pub regions: Vec<String>,
 }
 
 impl Incident {
@@ -73,7 +77,14 @@ impl Incident {
     }
 
     /// Updates (or opens, reopens, resolves) the incident for a level change.
-    pub fn on_level(slot: &mut Option<Incident>, check_id: &str, from: Level, to: Level, at: i64) {
+    pub fn on_level(
+        slot: &mut Option<Incident>,
+        check_id: &str,
+        from: Level,
+        to: Level,
+        at: i64,
+        regions: &[String],
+    ) {
         if to == Level::Unknown {
             return;
         }
@@ -88,6 +99,7 @@ impl Incident {
                 inc.level = to;
                 inc.worst = inc.worst.max(to);
                 inc.push(transition);
+                inc.add_regions(regions);
             }
             Some(inc) if to == Level::Up && inc.is_open() => {
                 inc.resolved_at_ms = Some(at);
@@ -108,9 +120,21 @@ impl Incident {
                     notified_channels: Vec::new(),
                     held_by: None,
                     timeline: vec![transition],
+                    regions: Vec::new(),
                 });
+                if let Some(inc) = slot {
+                    inc.add_regions(regions);
+                }
             }
             _ => {}
+        }
+    }
+
+    fn add_regions(&mut self, regions: &[String]) {
+        for r in regions {
+            if let Err(at) = self.regions.binary_search(r) {
+                self.regions.insert(at, r.clone());
+            }
         }
     }
 

@@ -179,6 +179,7 @@ impl Phase<'_> {
                 change.from,
                 change.to,
                 change.at_ms,
+                &change.regions,
             );
             if self.step(cs, check, change.at_ms, false) && self.config.global.group_threshold == 0
             {

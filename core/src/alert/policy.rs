@@ -43,7 +43,6 @@ impl Quorum {
     }
 }
 
-
 /// Latency thresholds on an execution's average latency (`latency.avg_ms`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DegradedPolicy {

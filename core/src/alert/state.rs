@@ -110,7 +110,8 @@ impl CheckState {
     }
 
     /// Records a level change (logged for the notification phase).
-    pub fn set_level(&mut self, level: Level, q: QuorumCount, at_ms: i64) {
+    /// `regions` names the regions failing or slow at that moment.
+    pub fn set_level(&mut self, level: Level, q: QuorumCount, at_ms: i64, regions: Vec<String>) {
         self.quorum = q;
         if level == self.level {
             return;
@@ -122,6 +123,7 @@ impl CheckState {
             from,
             to: level,
             quorum: q,
+            regions,
         });
     }
 
@@ -135,7 +137,7 @@ impl CheckState {
 }
 
 /// A level change, with the region counts behind the new level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LevelChange {
     /// Scheduled time of the round, or the moment a region went stale.
     pub at_ms: i64,
@@ -145,4 +147,7 @@ pub struct LevelChange {
     pub to: Level,
     /// Region counts after.
     pub quorum: QuorumCount,
+    /// Regions failing or slow after, sorted.
+    #[serde(default)]
+    pub regions: Vec<String>,
 }

@@ -43,6 +43,12 @@ fn regional_outage_opens_and_resolves_one_incident() {
         inc.regions[0].last_error.as_deref(),
         Some("http_status: status 503")
     );
+    let open = h.state.checks["web"].incident.clone().unwrap();
+    assert_eq!(
+        open.regions,
+        strs(&["a"]),
+        "the incident names the failing region"
+    );
     assert!(h.round("web", 3, &ABC, &[true; 3]).is_empty());
     assert_eq!(
         h.round("web", 4, &ABC, &[true; 3]),
@@ -50,6 +56,18 @@ fn regional_outage_opens_and_resolves_one_incident() {
     );
     assert_eq!(h.sent[1].id, "web:120000:2");
     assert!(h.state.checks["web"].incident.is_none());
+}
+
+#[test]
+fn an_escalated_incident_names_every_region_that_failed_in_it() {
+    let mut h = Harness::new(config(vec![check("web", &ABC)]));
+    h.round("web", 1, &ABC, &[false, true, true]);
+    h.round("web", 2, &ABC, &[false, true, true]);
+    h.round("web", 3, &ABC, &[false, false, true]);
+    let escalated = h.round("web", 4, &ABC, &[false, false, true]);
+    assert_eq!(escalated, strs(&["escalated DOWN web"]));
+    let open = h.state.checks["web"].incident.clone().unwrap();
+    assert_eq!(open.regions, strs(&["a", "b"]));
 }
 
 #[test]

@@ -205,10 +205,7 @@ pub fn parse_checks_document_with(text: &str, secrets: &SecretPolicy) -> LoadOut
                 ));
             }
             Ok(mut check) => {
-                check.retries = super::retries_of(
-                    check.source.alert.as_ref(),
-                    defaults.as_ref(),
-                );
+                check.retries = super::retries_of(check.source.alert.as_ref(), defaults.as_ref());
                 outcome.checks.push(check)
             }
             Err(errors) => outcome.errors.extend(errors),

@@ -139,7 +139,11 @@ pub fn parse_retries(raw: &RawRetries, err: &mut dyn FnMut(&str, String, String)
             before.backoff
         }
     };
-    let delay_ms = match raw.delay.as_deref().map(|t| (t, humantime::parse_duration(t.trim()))) {
+    let delay_ms = match raw
+        .delay
+        .as_deref()
+        .map(|t| (t, humantime::parse_duration(t.trim())))
+    {
         None => before.delay_ms,
         Some((_, Ok(d))) if (1..=MAX_RETRY_DELAY_MS as u128).contains(&d.as_millis()) => {
             d.as_millis() as u64
@@ -202,10 +206,14 @@ mod tests {
 
     #[test]
     fn own_block_wins_over_the_defaults_and_absent_means_no_retries() {
-        let own = json!({"retries": {"count": 2, "on": "any", "backoff": "fixed", "delay": "50ms"}});
+        let own =
+            json!({"retries": {"count": 2, "on": "any", "backoff": "fixed", "delay": "50ms"}});
         let defaults = json!({"retries": {"count": 1}});
         let p = retries_of(Some(&own), Some(&defaults));
-        assert_eq!((p.count, p.on, p.backoff, p.delay_ms), (2, RetryOn::Any, Backoff::Fixed, 50));
+        assert_eq!(
+            (p.count, p.on, p.backoff, p.delay_ms),
+            (2, RetryOn::Any, Backoff::Fixed, 50)
+        );
         assert_eq!(retries_of(None, Some(&defaults)).count, 1);
         assert_eq!(retries_of(Some(&json!({"channels": ["x"]})), None).count, 0);
         assert_eq!(retries_of(None, None), RetryPolicy::default());
@@ -223,19 +231,35 @@ mod tests {
         let p = parse_retries(&raw, &mut |f, v, _| fields.push(format!("{f}={v}")));
         assert_eq!(
             fields,
-            ["retries.count=9", "retries.backoff=random", "retries.delay=1h", "retries.on=status"]
+            [
+                "retries.count=9",
+                "retries.backoff=random",
+                "retries.delay=1h",
+                "retries.on=status"
+            ]
         );
         assert_eq!(p, RetryPolicy::default());
     }
 
     #[test]
     fn delays_grow_by_backoff_and_only_network_failures_retry_by_default() {
-        let p = RetryPolicy { count: 3, backoff: Backoff::Exponential, delay_ms: 100, on: RetryOn::Network };
-        assert_eq!((1..=3).map(|r| p.delay_before(r)).collect::<Vec<_>>(), [100, 200, 400]);
+        let p = RetryPolicy {
+            count: 3,
+            backoff: Backoff::Exponential,
+            delay_ms: 100,
+            on: RetryOn::Network,
+        };
+        assert_eq!(
+            (1..=3).map(|r| p.delay_before(r)).collect::<Vec<_>>(),
+            [100, 200, 400]
+        );
         assert_eq!(p.total_delay_ms(), 700);
         assert!(p.retries(ErrorClass::Connect) && p.retries(ErrorClass::Timeout));
         assert!(!p.retries(ErrorClass::HttpStatus) && !p.retries(ErrorClass::Blocked));
-        let any = RetryPolicy { on: RetryOn::Any, ..p };
+        let any = RetryPolicy {
+            on: RetryOn::Any,
+            ..p
+        };
         assert!(any.retries(ErrorClass::HttpStatus) && !any.retries(ErrorClass::Blocked));
     }
 }

@@ -312,9 +312,9 @@ impl Prober {
         loop {
             let mut exec = Execution::new(check);
             let failure = self.run(check, &mut exec).await.err();
-            let retry = failure.as_ref().is_some_and(|f| {
-                attempt <= check.retries.count && check.retries.retries(f.class)
-            });
+            let retry = failure
+                .as_ref()
+                .is_some_and(|f| attempt <= check.retries.count && check.retries.retries(f.class));
             if !retry {
                 let mut result =
                     exec.into_result(self, check, scheduled_at_ms, started_at_ms, failure);

@@ -5,11 +5,13 @@
 //! `webmon-testkit`). A store that can only return raw rows builds the dashboard's
 //! views from them with [`derive`].
 
+mod alerts;
 pub mod model;
 mod sample;
 
 use futures::future::BoxFuture;
 
+pub use alerts::{AlertReader, AlertView, CheckLevel, IncidentRecord};
 pub use model::{Failures, Overview, Phases, Series, Window};
 pub use sample::Sample;
 

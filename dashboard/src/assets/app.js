@@ -88,7 +88,80 @@
 
   // ---- overview -------------------------------------------------------------------
 
-  function renderOverview(data) {
+  // ---- alert state -----------------------------------------------------------------
+
+  function duration(msTotal) {
+    var s = Math.max(0, Math.round(msTotal / 1000));
+    if (s < 120) return s + "s";
+    if (s < 7200) return Math.round(s / 60) + "m";
+    if (s < 172800) return (s / 3600).toFixed(1) + "h";
+    return (s / 86400).toFixed(1) + "d";
+  }
+
+  // The alert level of a check as a badge (nothing when UP or unknown to the evaluator).
+  function alertBadge(level) {
+    if (!level || level.level === "UP") return null;
+    var badge = el("span", {
+      className: "badge alert " + level.level.toLowerCase(),
+      text: level.level,
+      title: "alert level since " + when(level.since_ms) + (level.incident_id ? " · incident " + level.incident_id : ""),
+    });
+    badge.setAttribute("data-alert-level", level.level);
+    return badge;
+  }
+
+  function loadAlerts() {
+    // Alert state is optional: a failure here never hides the measurements.
+    return getJson("/api/alerts?since=" + encodeURIComponent(since)).catch(function () {
+      return { available: false, checks: [], incidents: [] };
+    });
+  }
+
+  function levelsById(alerts) {
+    var byId = {};
+    alerts.checks.forEach(function (c) { byId[c.check_id] = c; });
+    return byId;
+  }
+
+  function renderIncidents(alerts, id) {
+    var table = document.getElementById("incidents");
+    var body = table.tBodies[0];
+    body.textContent = "";
+    var note = document.getElementById("alert-level");
+    if (!alerts.available) {
+      note.textContent = "This store keeps no alert state (alerting runs in `webmon run`, on its SQLite store).";
+      table.hidden = true;
+      return;
+    }
+    table.hidden = false;
+    var level = levelsById(alerts)[id];
+    note.textContent = "";
+    if (level) {
+      note.appendChild(el("span", { className: "badge alert " + level.level.toLowerCase(), text: level.level }));
+      note.appendChild(document.createTextNode(" since " + when(level.since_ms)));
+    } else {
+      note.textContent = "Not evaluated yet.";
+    }
+    var mine = alerts.incidents.filter(function (i) { return i.check_id === id; }).reverse();
+    mine.forEach(function (i) {
+      var end = i.resolved_at_ms === null || i.resolved_at_ms === undefined ? null : i.resolved_at_ms;
+      body.appendChild(el("tr", {}, [
+        el("td", { text: when(i.opened_at_ms) }),
+        el("td", { className: end === null ? "error-text" : "", text: end === null ? "open" : when(end) }),
+        el("td", { className: "num", text: duration((end === null ? Date.now() : end) - i.opened_at_ms) }),
+        el("td", {}, [el("span", { className: "badge alert " + i.worst.toLowerCase(), text: i.worst })]),
+        el("td", { className: "region", text: i.regions.length ? i.regions.join(", ") : "–" }),
+        el("td", { className: "muted small", text: i.id }),
+      ]));
+    });
+    if (mine.length === 0) {
+      body.appendChild(el("tr", {}, [el("td", { colspan: "6", className: "muted", text: "No incidents in this window." })]));
+    }
+    table.setAttribute("data-incident-count", String(mine.length));
+  }
+
+  function renderOverview(data, alerts) {
+    var levels = levelsById(alerts || { checks: [] });
     var table = document.getElementById("overview");
     var body = table.tBodies[0];
     body.textContent = "";
@@ -115,6 +188,7 @@
           var link = el("a", { href: "/check/" + encodeURIComponent(check.check_id) + "?since=" + encodeURIComponent(since), text: check.check_id });
           var cell = el("td", { rowspan: String(check.regions.length), className: "check" }, [
             el("span", { className: "badge " + state, text: state }),
+            alertBadge(levels[check.check_id]),
             link,
             el("div", { className: "muted small url", text: check.url }),
           ]);
@@ -146,8 +220,8 @@
   }
 
   function loadOverview() {
-    getJson("/api/overview?since=" + encodeURIComponent(since))
-      .then(renderOverview)
+    Promise.all([getJson("/api/overview?since=" + encodeURIComponent(since)), loadAlerts()])
+      .then(function (all) { renderOverview(all[0], all[1]); })
       .catch(function (e) { setStatus("Failed to load the overview: " + e.message, true); });
   }
 
@@ -265,12 +339,13 @@
     document.getElementById("back").setAttribute("href", "/?since=" + encodeURIComponent(since));
     var base = "/api/checks/" + encodeURIComponent(id) + "/";
     var q = "?since=" + encodeURIComponent(since);
-    Promise.all([getJson(base + "series" + q), getJson(base + "phases" + q), getJson(base + "failures" + q)])
+    Promise.all([getJson(base + "series" + q), getJson(base + "phases" + q), getJson(base + "failures" + q), loadAlerts()])
       .then(function (all) {
         setStatus(all[0].regions.length === 0 ? "No results for this check in this window." : "");
         renderChart(all[0]);
         renderPhases(all[1]);
         renderFailures(all[2]);
+        renderIncidents(all[3], id);
       })
       .catch(function (e) { setStatus("Failed to load the check: " + e.message, true); });
   }

@@ -11,11 +11,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use webmon_core::alert::{evaluate, load_alerting, AlertState};
+use webmon_core::check::parse_checks_document;
 use webmon_core::ports::{Clock, ResultStore};
 use webmon_core::result::{
     ErrorClass, LatencyStats, Phases, ProbeHealth, ProbeResult, RESULT_VERSION,
 };
-use webmon_local::store::SqliteStore;
+use webmon_dashboard::ServeOptions;
+use webmon_local::store::{AlertCommit, SqliteStore};
 
 /// Regions, sorted.
 pub const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
@@ -111,6 +114,40 @@ pub fn seed_results(now_ms: i64) -> Vec<ProbeResult> {
     all
 }
 
+/// The alerting configuration of the seeded checks.
+const ALERTING: &str = "
+alert_defaults:
+  failure_threshold: 1
+  success_threshold: 1
+  settle: 0s
+  group: {threshold: 0}
+checks:
+  - {id: api, url: 'https://api.example.test/health', interval: 30s}
+  - {id: web, url: 'https://web.example.test/health', interval: 30s}
+";
+
+/// Runs `results` through the evaluator round by round, as `webmon run` does after each
+/// stored batch, committing each evaluation; the last one runs at `now_ms`.
+async fn evaluate_and_commit(store: &SqliteStore, results: &[ProbeResult], now_ms: i64) {
+    let regions: Vec<String> = REGIONS.iter().map(|r| r.to_string()).collect();
+    let checks = parse_checks_document(ALERTING).checks;
+    let outcome = load_alerting(ALERTING, &checks, &regions);
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    let mut rounds: std::collections::BTreeMap<i64, Vec<ProbeResult>> = Default::default();
+    for r in results {
+        rounds.entry(r.scheduled_at_ms).or_default().push(r.clone());
+    }
+    let mut state = AlertState::default();
+    let last = *rounds.keys().last().unwrap();
+    for (at, round) in rounds {
+        let eval_at = if at == last { now_ms } else { at + 1 };
+        let (next, intents) = evaluate(&state, &round, eval_at, &outcome.config, &[]);
+        let commit = AlertCommit::new(&state, &next, &intents, 0, eval_at).unwrap();
+        store.commit_alerting(commit).await.unwrap();
+        state = next;
+    }
+}
+
 /// A running dashboard over a seeded store.
 pub struct Running {
     /// Where it listens.
@@ -126,16 +163,36 @@ impl Running {
     /// Starts a dashboard over a fresh store seeded with [`seed_results`], with the
     /// clock at `now_ms`.
     pub async fn start(now_ms: i64) -> Self {
+        Self::serve(now_ms, false).await
+    }
+
+    /// [`Running::start`], and the seeded results evaluated by the real alert
+    /// evaluator (failure and success thresholds of 1, majority quorum) and committed to
+    /// the store, which the dashboard reads as its alert state.
+    pub async fn start_with_alerts(now_ms: i64) -> Self {
+        Self::serve(now_ms, true).await
+    }
+
+    async fn serve(now_ms: i64, alerting: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("webmon.db")).unwrap();
-        store.write(&seed_results(now_ms)).await.unwrap();
+        let results = seed_results(now_ms);
+        store.write(&results).await.unwrap();
+        let mut options = ServeOptions {
+            clock: Arc::new(FixedClock(now_ms)),
+            ..Default::default()
+        };
+        if alerting {
+            evaluate_and_commit(&store, &results, now_ms).await;
+            options.alerts = Some(Arc::new(store.clone()));
+        }
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(webmon_dashboard::serve_with_clock(
+        let task = tokio::spawn(webmon_dashboard::serve_with(
             listener,
             Arc::new(store),
-            Arc::new(FixedClock(now_ms)),
+            options,
             async move {
                 let _ = stopped.await;
             },

@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{sql_error, SqliteStore};
 use webmon_core::alert::state::STATE_VERSION;
-use webmon_core::alert::{AlertState, Incident, NotificationIntent};
+use webmon_core::alert::{AlertState, NotificationIntent};
 use webmon_core::ports::PortError;
+pub use webmon_core::read::IncidentRecord;
 use webmon_core::result::ProbeResult;
 
 /// The evaluator's memory as stored.
@@ -27,44 +28,6 @@ pub struct StoredAlerting {
     pub cursor: i64,
     /// When the last evaluation ran, Unix milliseconds.
     pub evaluated_at_ms: i64,
-}
-
-/// An incident as recorded, for `webmon alerts status` and `webmon report`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IncidentRecord {
-    /// `{check_id}:{opened_at_ms}`.
-    pub id: String,
-    /// The check.
-    pub check_id: String,
-    /// Actual level (`UP` once resolved).
-    pub level: String,
-    /// Worst level reached.
-    pub worst: String,
-    /// Level receivers were last told.
-    pub notified_level: String,
-    /// Scheduled time of the round that opened it.
-    pub opened_at_ms: i64,
-    /// When it resolved; `None` while open.
-    pub resolved_at_ms: Option<i64>,
-}
-
-impl IncidentRecord {
-    fn of(check_id: &str, inc: &Incident) -> Self {
-        Self {
-            id: inc.id.clone(),
-            check_id: check_id.to_string(),
-            level: inc.level.as_str().into(),
-            worst: inc.worst.as_str().into(),
-            notified_level: inc.notified_level.as_str().into(),
-            opened_at_ms: inc.opened_at_ms,
-            resolved_at_ms: inc.resolved_at_ms,
-        }
-    }
-
-    /// How long it lasted up to `now_ms` (still open: until now).
-    pub fn duration_ms(&self, now_ms: i64) -> i64 {
-        (self.resolved_at_ms.unwrap_or(now_ms) - self.opened_at_ms).max(0)
-    }
 }
 
 /// The part of [`AlertState`] that is not per check.
@@ -196,9 +159,9 @@ impl AlertCommit {
         }
         let mut inc = tx
             .prepare_cached(
-                "INSERT INTO alert_incidents (id, check_id, level, worst, notified_level, opened_at_ms, resolved_at_ms, updated_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (id) DO UPDATE SET level = ?3, worst = ?4, notified_level = ?5, resolved_at_ms = ?7, updated_at_ms = ?8",
+                "INSERT INTO alert_incidents (id, check_id, level, worst, notified_level, opened_at_ms, resolved_at_ms, updated_at_ms, regions)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (id) DO UPDATE SET level = ?3, worst = ?4, notified_level = ?5, resolved_at_ms = ?7, updated_at_ms = ?8, regions = ?9",
             )
             .map_err(e("prepare the incident write"))?;
         for r in &self.incidents {
@@ -210,7 +173,8 @@ impl AlertCommit {
                 r.notified_level,
                 r.opened_at_ms,
                 r.resolved_at_ms,
-                self.evaluated_at_ms
+                self.evaluated_at_ms,
+                r.regions.join(",")
             ])
             .map_err(e("write an incident"))?;
         }
@@ -356,7 +320,7 @@ impl SqliteStore {
         self.with_conn(move |conn, label| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT id, check_id, level, worst, notified_level, opened_at_ms, resolved_at_ms
+                    "SELECT id, check_id, level, worst, notified_level, opened_at_ms, resolved_at_ms, regions
                      FROM alert_incidents
                      WHERE resolved_at_ms IS NULL OR resolved_at_ms >= ?1 OR opened_at_ms >= ?1
                      ORDER BY opened_at_ms, id",
@@ -372,6 +336,7 @@ impl SqliteStore {
                         notified_level: row.get(4)?,
                         opened_at_ms: row.get(5)?,
                         resolved_at_ms: row.get(6)?,
+                        regions: split_regions(&row.get::<_, String>(7)?),
                     })
                 })
                 .map_err(|e| sql_error("read incidents", label, e))?;
@@ -380,4 +345,12 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+/// The stored comma-separated region list.
+fn split_regions(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect()
 }

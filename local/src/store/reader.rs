@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use super::SqliteStore;
 use webmon_core::ports::PortError;
 use webmon_core::read::model::{Failures, Overview, Phases, Series, Window};
-use webmon_core::read::ResultReader;
+use webmon_core::read::{AlertReader, AlertView, CheckLevel, ResultReader};
 use webmon_core::report::{derive, Sample};
 
 fn in_window(window: &Window, at_ms: i64) -> bool {
@@ -89,5 +89,42 @@ impl ResultReader for SqliteStore {
 
     fn describe(&self) -> String {
         format!("the SQLite store {}", self.path_label())
+    }
+}
+
+impl SqliteStore {
+    async fn alert_view(&self, since_ms: i64) -> Result<AlertView, PortError> {
+        let stored = self.load_alerting().await?;
+        let checks = stored.as_ref().map_or_else(Vec::new, |s| {
+            s.state
+                .checks
+                .iter()
+                .map(|(id, c)| CheckLevel {
+                    check_id: id.clone(),
+                    level: c.level.as_str().to_string(),
+                    since_ms: c.level_since_ms,
+                    incident_id: c
+                        .incident
+                        .as_ref()
+                        .filter(|i| i.is_open())
+                        .map(|i| i.id.clone()),
+                    notified_level: c
+                        .incident
+                        .as_ref()
+                        .map(|i| i.notified_level.as_str().to_string()),
+                })
+                .collect()
+        });
+        Ok(AlertView {
+            evaluated_at_ms: stored.map(|s| s.evaluated_at_ms),
+            checks,
+            incidents: self.incidents_since(since_ms).await?,
+        })
+    }
+}
+
+impl AlertReader for SqliteStore {
+    fn alerts(&self, since_ms: i64) -> BoxFuture<'_, Result<AlertView, PortError>> {
+        Box::pin(self.alert_view(since_ms))
     }
 }

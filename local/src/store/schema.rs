@@ -89,6 +89,9 @@ const MIGRATIONS: &[M<'static>] = &[
         comment TEXT NOT NULL
     );",
     ),
+    // 3: the regions each incident affected (comma-separated), for the dashboard's
+    // incident history. Incidents recorded before have none.
+    M::up("ALTER TABLE alert_incidents ADD COLUMN regions TEXT NOT NULL DEFAULT '';"),
 ];
 
 /// The migrations, for [`Migrations::to_latest`].

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 use webmon_core::ports::{Clock, SystemClock};
+use webmon_core::read::{AlertReader, CheckLevel};
 use webmon_local::store::{IncidentRecord, OutboxCounts};
 
 use super::DbArg;
@@ -22,18 +23,9 @@ pub struct Args {
 }
 
 #[derive(Serialize)]
-struct CheckLine {
-    check_id: String,
-    level: &'static str,
-    since_ms: i64,
-    incident: Option<String>,
-    notified_level: Option<&'static str>,
-}
-
-#[derive(Serialize)]
 struct Status {
     evaluated_at_ms: Option<i64>,
-    checks: Vec<CheckLine>,
+    checks: Vec<CheckLevel>,
     open_incidents: Vec<IncidentRecord>,
     silences: Vec<webmon_core::alert::Silence>,
     outbox: OutboxCounts,
@@ -54,34 +46,12 @@ fn duration(ms: i64) -> String {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = args.db.open()?;
     let now = SystemClock.now_ms();
-    let stored = store.load_alerting().await?;
-    let checks = stored.as_ref().map_or_else(Vec::new, |s| {
-        s.state
-            .checks
-            .iter()
-            .map(|(id, c)| CheckLine {
-                check_id: id.clone(),
-                level: c.level.as_str(),
-                since_ms: c.level_since_ms,
-                incident: c
-                    .incident
-                    .as_ref()
-                    .filter(|i| i.is_open())
-                    .map(|i| i.id.clone()),
-                notified_level: c.incident.as_ref().map(|i| i.notified_level.as_str()),
-            })
-            .collect()
-    });
-    let open_incidents = store
-        .incidents_since(i64::MAX)
-        .await?
-        .into_iter()
-        .filter(|i| i.resolved_at_ms.is_none())
-        .collect();
+    // Incidents open now only: none was opened or resolved after the end of time.
+    let view = store.alerts(i64::MAX).await?;
     let status = Status {
-        evaluated_at_ms: stored.as_ref().map(|s| s.evaluated_at_ms),
-        checks,
-        open_incidents,
+        evaluated_at_ms: view.evaluated_at_ms,
+        checks: view.checks,
+        open_incidents: view.incidents,
         silences: store.silences(now).await?,
         outbox: store.outbox_counts().await?,
     };
