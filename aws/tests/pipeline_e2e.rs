@@ -8,7 +8,7 @@
 //! the right region and measures, and the counted calls must meet the amortisation
 //! targets per check execution.
 
-mod common;
+use webmon_testkit::pipeline as common;
 
 use std::collections::BTreeMap;
 

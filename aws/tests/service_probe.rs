@@ -1,7 +1,7 @@
 //! The probe Lambda against moto's server and a local target: a real scheduled-event
 //! fixture, the group queried from the table, results read back from SQS.
 
-mod common;
+use webmon_testkit::pipeline as common;
 
 use std::time::{Duration, Instant};
 use webmon_core::check::Interval;

@@ -10,6 +10,8 @@
 //! - [`bench_target`]: the benchmark's delay server, answering exactly at its deadline.
 //! - [`influx_servers`]: real InfluxDB 1.x (`influxd`) and VictoriaMetrics servers on
 //!   127.0.0.1, started and stopped by the tests.
+//! - [`pipeline`]: the AWS pipeline's set-up on the emulator (regions, home queue,
+//!   checks, stream events, rule inputs) for end-to-end tests.
 //! - [`conformance`]: the one test suite every result store passes, written against
 //!   the ports.
 //! - [`TargetServer`]: the demo target, re-exported for the tests that start it.
@@ -20,6 +22,7 @@ pub mod conformance;
 pub mod emulator;
 pub mod http_recorder;
 pub mod influx_servers;
+pub mod pipeline;
 pub mod signature;
 
 pub use webmon_demo_target::TargetServer;

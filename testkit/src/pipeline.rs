@@ -1,24 +1,30 @@
-//! Shared test set-up: the emulator, a region's adapters, checks and stream events.
+//! The AWS pipeline's set-up on the emulator, shared by the end-to-end tests of
+//! `webmon-aws` and of the CLI: a probe region's adapters, the home queue, checks
+//! against local targets, stream events and the rules' rendered inputs.
 
-#![allow(dead_code)]
-
+use crate::emulator::Emulator;
 use aws_lambda_events::event::dynamodb::Event;
 use webmon_aws::dynamodb::{check_to_item, DynamoCheckRepository};
 use webmon_aws::eventbridge::EventBridgeRules;
 use webmon_aws::sqs::SqsResultQueue;
 use webmon_core::check::{Check, RawCheck};
 use webmon_core::reconcile::RULE_PREFIX;
-use webmon_testkit::emulator::Emulator;
 
 /// One probe region's adapters on the emulator.
 pub struct Region {
+    /// The region's name.
     pub name: String,
+    /// Its checks table (a replica of the global table).
     pub table: DynamoCheckRepository,
+    /// Its EventBridge rules, targeting its probe Lambda.
     pub rules: EventBridgeRules,
+    /// Its EventBridge client.
     pub events: aws_sdk_eventbridge::Client,
+    /// Its DynamoDB client.
     pub ddb: aws_sdk_dynamodb::Client,
 }
 
+/// The adapters of probe region `name`, with its checks table created.
 pub async fn region(emulator: &Emulator, name: &str) -> Region {
     let config = emulator.target(name).load().await;
     let ddb = aws_sdk_dynamodb::Client::new(&config);
@@ -47,7 +53,7 @@ pub async fn home_queue(emulator: &Emulator, region: &str) -> (SqsResultQueue, S
     )
 }
 
-/// A check against a local target (private addresses allowed).
+/// A check against a local target (private addresses allowed), tagged `suite: e2e`.
 pub fn check(id: &str, url: &str, interval: &str, regions: &[&str]) -> Check {
     RawCheck {
         id: id.into(),
