@@ -56,16 +56,17 @@ step "cargo clippy -D warnings" cargo clippy -q --workspace --all-targets --feat
 # Every crate: unit tests, integration tests (real servers on 127.0.0.1) and CLI tests
 # that run the real `webmon` binary. With cargo-nextest (installed by `.ci/run`), each
 # test has a time limit (.config/nextest.toml, profile `ci`); without it, `cargo test`
-# runs the same tests without per-test limits, and says so.
+# runs the same tests without per-test limits, and says so. The `bench` feature is on
+# so that the documented `webmon bench` commands are checked too (docs_commands).
 if cargo nextest --version >/dev/null 2>&1; then
   step "cargo nextest --workspace (per-test time limits)" \
-    cargo nextest run --workspace --profile ci --no-tests=fail
+    cargo nextest run --workspace --features webmon/bench --profile ci --no-tests=fail
 elif [ -n "${WEBMON_CI_NEXTEST:-}" ]; then
   step "cargo nextest --workspace (per-test time limits)" \
     sh -c 'echo "error: cargo-nextest is not installed" >&2; exit 1'
 else
   echo "note: cargo-nextest not found: running cargo test, without per-test time limits"
-  step "cargo test --workspace" cargo test --workspace
+  step "cargo test --workspace" cargo test --workspace --features webmon/bench
 fi
 
 # The README's quick start: `webmon run --config examples/checks.yaml --demo-target` for
