@@ -20,6 +20,10 @@ command -v npm >/dev/null 2>&1 || apt_packages+=(nodejs npm)
 # influxdb (InfluxDB 1.x, `influxd`) and victoria-metrics for the InfluxDB store's tests.
 command -v influxd >/dev/null 2>&1 || apt_packages+=(influxdb)
 command -v victoria-metrics >/dev/null 2>&1 || apt_packages+=(victoria-metrics)
+# unshare (util-linux) and ip (iproute2) for the address guard's test inside a network
+# namespace without routes (core/tests/probe_netns.rs).
+command -v unshare >/dev/null 2>&1 || apt_packages+=(util-linux)
+command -v ip >/dev/null 2>&1 || apt_packages+=(iproute2)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   echo "installing: ${apt_packages[*]}"
   apt_get update -qq
