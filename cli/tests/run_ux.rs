@@ -365,3 +365,147 @@ fn test_runs_every_check_once_and_check_takes_a_file_or_flags() {
         "failures are said on stderr too"
     );
 }
+
+/// SIGTERM alone drains like a first Ctrl-C: the probe in flight finishes and is
+/// stored, the dashboard keeps answering during the drain and stops after it.
+#[test]
+fn sigterm_drains_and_the_dashboard_stops_after_the_drain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, db) = (dir.path().join("checks.yaml"), dir.path().join("webmon.db"));
+    let (port, ui) = (free_port(), free_port());
+    let slow = id_not_due_soon("drain");
+    let url = format!("http://127.0.0.1:{port}/delay/3000");
+    std::fs::write(
+        &config,
+        format!("checks:\n{}", check_yaml(&slow, &url, "10s")),
+    )
+    .unwrap();
+    let mut child = webmon()
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .args(["--demo-target", &format!("127.0.0.1:{port}")])
+        .args(["--port", &ui.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The check runs at once; after 1.5 s its 3 s answer is still on the way.
+    std::thread::sleep(Duration::from_millis(1_500));
+    signal(&child, "-TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "SIGTERM drains");
+    let health = healthz(ui);
+    assert!(
+        health.starts_with("HTTP/1.1 200"),
+        "dashboard during the drain: {health:?}"
+    );
+    let (status, stderr) = wait(&mut child, Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let results = stored(&db);
+    assert_eq!(results.len(), 1, "{stderr}");
+    assert!(
+        results[0].available,
+        "drained, not cancelled: {:?}",
+        results[0]
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", ui)).is_err(),
+        "the dashboard stopped with the process"
+    );
+}
+
+/// `GET /healthz` on the dashboard at `port`, the raw answer ("" if it cannot connect).
+fn healthz(port: u16) -> String {
+    use std::io::Write;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let request =
+        format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+/// Reloads as an operator causes them: a touch without a change reloads nothing; a
+/// reload that removes a check in flight lets its probe finish and be stored; a deleted
+/// file is reported once (not at every poll) and the checks keep running; the file
+/// back with a new check runs that check at once.
+#[test]
+fn reload_edge_cases_touch_removal_in_flight_deletion_and_return() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, db) = (dir.path().join("checks.yaml"), dir.path().join("webmon.db"));
+    let port = free_port();
+    let slow = id_not_due_soon("inflight");
+    let fast = id_not_due_soon("steady");
+    let added = id_not_due_soon("added");
+    let slow_line = check_yaml(&slow, &format!("http://127.0.0.1:{port}/delay/6000"), "10s");
+    let fast_line = check_yaml(&fast, &format!("http://127.0.0.1:{port}/"), "5s");
+    let added_line = check_yaml(&added, &format!("http://127.0.0.1:{port}/"), "5s");
+    std::fs::write(&config, format!("checks:\n{slow_line}{fast_line}")).unwrap();
+    let mut child = webmon()
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .args(["--demo-target", &format!("127.0.0.1:{port}"), "--no-ui"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    // A touch: a new modification time, the same bytes (the runner polls every 2 s).
+    std::fs::File::options()
+        .append(true)
+        .open(&config)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2_500));
+    // The slow check leaves the file while its probe (a 6 s answer) is in flight.
+    std::fs::write(&config, format!("checks:\n{fast_line}")).unwrap();
+    std::thread::sleep(Duration::from_millis(2_500));
+    // Deleted for three polls.
+    std::fs::remove_file(&config).unwrap();
+    std::thread::sleep(Duration::from_millis(6_500));
+    // Back, with a new check.
+    std::fs::write(&config, format!("checks:\n{fast_line}{added_line}")).unwrap();
+    std::thread::sleep(Duration::from_millis(3_000));
+    signal(&child, "-INT");
+    let (status, stderr) = wait(&mut child, Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "{stderr}");
+
+    // Reloads: the removal, the deletion (checks kept) and the return; not the touch.
+    assert_eq!(stderr.matches("config reloaded").count(), 3, "{stderr}");
+    assert_eq!(
+        stderr.matches("cannot read the file").count(),
+        1,
+        "{stderr}"
+    );
+    let results = stored(&db);
+    let of = |id: &str| results.iter().filter(|r| r.check_id == id).count();
+    assert_eq!(
+        of(&slow),
+        1,
+        "the probe in flight at the reload is stored: {stderr}"
+    );
+    assert!(results.iter().any(|r| r.check_id == slow && r.available));
+    assert_eq!(of(&fast), 1, "{stderr}");
+    assert_eq!(
+        of(&added),
+        1,
+        "the returning file's new check ran at once: {stderr}"
+    );
+}
