@@ -24,6 +24,9 @@ command -v victoria-metrics >/dev/null 2>&1 || apt_packages+=(victoria-metrics)
 # namespace without routes (core/tests/probe_netns.rs).
 command -v unshare >/dev/null 2>&1 || apt_packages+=(util-linux)
 command -v ip >/dev/null 2>&1 || apt_packages+=(iproute2)
+# curl and blackbox_exporter: the reference client and the peer of `webmon bench probe`.
+command -v curl >/dev/null 2>&1 || apt_packages+=(curl)
+command -v prometheus-blackbox-exporter >/dev/null 2>&1 || apt_packages+=(prometheus-blackbox-exporter)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   echo "installing: ${apt_packages[*]}"
   apt_get update -qq

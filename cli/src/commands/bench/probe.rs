@@ -25,8 +25,10 @@ use webmon_core::check::{Check, RawCheck};
 use webmon_core::ports::{Clock, SystemClock};
 use webmon_core::probe::{run_scheduled, ProbeOptions, Prober};
 
+mod blackbox;
 mod curl;
 
+use blackbox::Blackbox;
 use curl::{curl_run, curl_version};
 
 /// Arguments of `webmon bench probe`.
@@ -79,10 +81,24 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     );
 
-    // Warm up both clients (page cache, allocator, the target's first connections).
+    // The peer, where it is installed (a row of its own; no target depends on it).
+    let blackbox = Blackbox::start()?;
+    match &blackbox {
+        Some(_) => eprintln!("peer: {}", Blackbox::version()),
+        None => eprintln!(
+            "peer: blackbox_exporter not installed, its rows are left out \
+             (apt-get install prometheus-blackbox-exporter)"
+        ),
+    }
+
+    // Warm up every client (page cache, allocator, the target's first connections).
     webmon_run(&prober, &target.url("/ok"), 20, 1, 0).await?;
     curl_run(&target.url("/ok"), 5, 1, 0)?;
+    if let Some(b) = &blackbox {
+        b.run(&target.url("/ok"), 5, 1, 0).await?;
+    }
     target.peak()?;
+    let mut peer_phases = Vec::new();
 
     let mut rows = Vec::new();
     for &delay in &args.delays {
@@ -90,19 +106,29 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         for (client, count, n) in [
             ("webmon", samples, 1),
             ("curl", samples, 1),
+            ("blackbox", samples, 1),
             ("webmon", in_flight, in_flight),
             ("curl", in_flight, in_flight),
+            ("blackbox", in_flight, in_flight),
         ] {
-            let mut row = if client == "webmon" {
-                webmon_run(&prober, &url, count, n, delay).await?
-            } else {
-                curl_run(&url, count, n, delay)?
+            let mut row = match (client, &blackbox) {
+                ("webmon", _) => webmon_run(&prober, &url, count, n, delay).await?,
+                ("curl", _) => curl_run(&url, count, n, delay)?,
+                (_, Some(b)) => {
+                    let (row, phases) = b.run(&url, count, n, delay).await?;
+                    if n == 1 {
+                        peer_phases.push((delay, phases));
+                    }
+                    row
+                }
+                (_, None) => continue,
             };
             row.peak_at_target = target.peak()?;
             rows.push(row);
         }
     }
     print_table(&rows);
+    print_peer_phases(&peer_phases);
     let met = print_targets(&rows, in_flight);
     drop(target);
     // A missed target fails the run, so a script or CI step cannot pass over it.
@@ -229,6 +255,24 @@ fn print_table(rows: &[Row]) {
             r.percentile(99.0),
             r.mean_ttfb_ms,
             r.cpu_per_request_s * 1e6
+        );
+    }
+}
+
+/// blackbox_exporter's own phase medians at 1 in flight, per delay.
+fn print_peer_phases(per_delay: &[(u64, Vec<blackbox::Phases>)]) {
+    for (delay, phases) in per_delay {
+        let median = |f: fn(&blackbox::Phases) -> f64| {
+            let mut v: Vec<f64> = phases.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        };
+        println!(
+            "blackbox_exporter phases at {delay} ms, 1 in flight (median): connect {:.3} ms, \
+             processing {:.3} ms, transfer {:.3} ms",
+            median(|p| p.connect_ms),
+            median(|p| p.processing_ms),
+            median(|p| p.transfer_ms)
         );
     }
 }
