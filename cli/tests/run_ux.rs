@@ -185,6 +185,11 @@ fn run_says_what_happens_and_honours_webmon_db() {
         "{stderr}"
     );
     assert!(stderr.contains("1 up, 1 down, 0 pending"), "{stderr}");
+    // The disk under the database, at every summary.
+    assert!(
+        stderr.contains("database ") && stderr.contains("free on its disk"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("2 executions (1 passed, 1 failed, 0 cancelled); 2 results stored, 0 could not be stored"),
         "{stderr}"

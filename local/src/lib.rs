@@ -9,9 +9,11 @@
 //!   bounded concurrency, reloads the file on change and drains on shutdown.
 //! - [`alerting`]: evaluates stored results against the alerting configuration, keeps
 //!   the alert state and outbox in the store and delivers notifications.
+//! - [`disk`]: the database's size, growth and free disk space, watched during a run.
 //! - [`store`]: [`store::SqliteStore`], the write port ([`webmon_core::ports::ResultStore`])
 //!   and the read port ([`webmon_core::read::ResultReader`]) over one SQLite file.
 
 pub mod alerting;
+pub mod disk;
 pub mod runner;
 pub mod store;

@@ -84,6 +84,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let store = SqliteStore::open(&args.db)
         .with_context(|| format!("failed to open the result store {}", args.db.display()))?;
+    // The database's size, growth and free disk, at every summary (webmon_local::disk).
+    let disk_watch = tokio::spawn(webmon_local::disk::watch(
+        args.db.clone(),
+        args.summary_every,
+    ));
     let status = runner::status::RunStatus::default();
     let dashboard = match args.no_ui {
         true => None,
@@ -142,6 +147,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     )
     .await;
     alerting.stop().await;
+    disk_watch.abort();
     if let Some(dashboard) = dashboard {
         dashboard.stop().await;
     }
