@@ -60,19 +60,7 @@ async fn two_probe_regions_and_home_end_to_end() {
     // Config: each region's table gets every item; its config Lambda sees the stream.
     let mut regions = Vec::new();
     for name in PROBE_REGIONS {
-        let region = common::region(&emulator, name).await;
-        for check in &checks {
-            region.table.put(check).await.unwrap();
-        }
-        let (response, _) = webmon_aws::service::reconcile::handle_stream(
-            &region.table,
-            &region.rules,
-            name,
-            common::insert_event(name, &checks),
-        )
-        .await;
-        assert!(response.batch_item_failures.is_empty());
-        regions.push(region);
+        regions.push(common::configured_region(&emulator, name, &checks).await);
     }
 
     // Probe: one invocation per rule per region, as EventBridge would.

@@ -54,18 +54,7 @@ async fn results_reach_influxdb_and_report_shows_latency_by_region() {
         .collect();
     let mut expected: BTreeMap<String, usize> = BTreeMap::new();
     for name in PROBE_REGIONS {
-        let region = aws::region(&emulator, name).await;
-        for check in &checks {
-            region.table.put(check).await.unwrap();
-        }
-        let (response, _) = webmon_aws::service::reconcile::handle_stream(
-            &region.table,
-            &region.rules,
-            name,
-            aws::insert_event(name, &checks),
-        )
-        .await;
-        assert!(response.batch_item_failures.is_empty());
+        let region = aws::configured_region(&emulator, name, &checks).await;
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(minute as u64);
         let time = humantime::format_rfc3339_seconds(at).to_string();
         let inputs = aws::rule_inputs(&region.events, &time).await;

@@ -86,6 +86,20 @@ fn stored(db: &std::path::Path) -> Vec<webmon_core::result::ProbeResult> {
     })
 }
 
+/// `webmon run` of `config` into `db` in the background, with the demo target on
+/// `port` and `extra` arguments; stderr piped (read by [`wait`]).
+fn spawn_run(config: &std::path::Path, db: &std::path::Path, port: u16, extra: &[&str]) -> Child {
+    webmon()
+        .args(["run", "--config", config.to_str().unwrap()])
+        .args(["--db", db.to_str().unwrap()])
+        .args(["--demo-target", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// First Ctrl-C drains; the second stops within 2 s, storing the probe in flight as
 /// cancelled and saying so.
 #[test]
@@ -101,19 +115,7 @@ fn a_second_ctrl_c_stops_at_once_and_records_cancelled_probes() {
     )
     .unwrap();
 
-    let mut child = webmon()
-        .args([
-            "run",
-            "--config",
-            config.to_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-        ])
-        .args(["--demo-target", &format!("127.0.0.1:{port}"), "--no-ui"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&config, &db, port, &["--no-ui"]);
     // The new check runs at once: it is in flight (a 20 s answer) after 2 s.
     std::thread::sleep(Duration::from_millis(2_000));
     signal(&child, "-INT");
@@ -385,20 +387,7 @@ fn sigterm_drains_and_the_dashboard_stops_after_the_drain() {
         format!("checks:\n{}", check_yaml(&slow, &url, "10s")),
     )
     .unwrap();
-    let mut child = webmon()
-        .args([
-            "run",
-            "--config",
-            config.to_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-        ])
-        .args(["--demo-target", &format!("127.0.0.1:{port}")])
-        .args(["--port", &ui.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&config, &db, port, &["--port", &ui.to_string()]);
     // The check runs at once; after 1.5 s its 3 s answer is still on the way.
     std::thread::sleep(Duration::from_millis(1_500));
     signal(&child, "-TERM");
@@ -457,19 +446,7 @@ fn reload_edge_cases_touch_removal_in_flight_deletion_and_return() {
     let fast_line = check_yaml(&fast, &format!("http://127.0.0.1:{port}/"), "5s");
     let added_line = check_yaml(&added, &format!("http://127.0.0.1:{port}/"), "5s");
     std::fs::write(&config, format!("checks:\n{slow_line}{fast_line}")).unwrap();
-    let mut child = webmon()
-        .args([
-            "run",
-            "--config",
-            config.to_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-        ])
-        .args(["--demo-target", &format!("127.0.0.1:{port}"), "--no-ui"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&config, &db, port, &["--no-ui"]);
     std::thread::sleep(Duration::from_millis(1_500));
     // A touch: a new modification time, the same bytes (the runner polls every 2 s).
     std::fs::File::options()

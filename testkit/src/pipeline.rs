@@ -41,6 +41,29 @@ pub async fn region(emulator: &Emulator, name: &str) -> Region {
     }
 }
 
+/// Probe region `name` with every one of `checks` written to its table (as global-table
+/// replication would) and its rules reconciled from the stream batch of those writes, as
+/// its config Lambda would.
+pub async fn configured_region(emulator: &Emulator, name: &str, checks: &[Check]) -> Region {
+    let region = region(emulator, name).await;
+    for check in checks {
+        region.table.put(check).await.unwrap();
+    }
+    let (response, _) = webmon_aws::service::reconcile::handle_stream(
+        &region.table,
+        &region.rules,
+        name,
+        insert_event(name, checks),
+    )
+    .await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{name}: {:?}",
+        response.batch_item_failures
+    );
+    region
+}
+
 /// The home region's queue (with its dead-letter queue).
 pub async fn home_queue(emulator: &Emulator, region: &str) -> (SqsResultQueue, SqsResultQueue) {
     let sqs = aws_sdk_sqs::Client::new(&emulator.target(region).load().await);
