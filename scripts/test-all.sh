@@ -87,6 +87,12 @@ step "lambda binaries under cargo lambda watch" bash scripts/lambda-watch-smoke.
 # (about 100 s here); at 100 checks the offset waiting is spread over too few executions.
 step "bench cost (1,000 checks, 5 minutes)" env RUST_LOG=warn cargo run -q -p webmon --features bench -- bench cost --checks 1000 --minutes 5
 
+# The alert evaluation benchmark, small: it has no target to miss, so this step shows
+# that it runs and prints its figures (the full 10,000-check run stays manual, as do
+# `bench probe`, whose CPU target needs a release build, and `bench lambda`, which needs
+# the arm64 Lambda build).
+step "bench alerts (1,000 checks, 5 rounds)" env RUST_LOG=warn cargo run -q -p webmon --features bench -- bench alerts --checks 1000 --rounds 5
+
 # ---------------------------------------------------------------------------------------
 # Summary
 # ---------------------------------------------------------------------------------------
