@@ -61,5 +61,6 @@ def pct(p):
 print(f"  results stored: {stored} (available: {available})")
 print(f"  lateness (started - scheduled): p50 {pct(50)} ms, p99 {pct(99)} ms, max {late[-1] if late else 'n/a'} ms")
 PY
-closing="$(grep -o '[0-9]* executions ([^)]*); [0-9]* results stored, [0-9]* could not be stored' "$dir/run.log" | tail -1)"
-echo "  closing line: ${closing:-missing (see the run's log)}"
+pattern='[0-9]* executions ([^)]*); [0-9]* results stored, [0-9]* could not be stored'
+closing="$(grep -o "$pattern" "$dir/run.log" | tail -1)"
+echo "  closing line: ${closing:-missing, see the log of the run}"
