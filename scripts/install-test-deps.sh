@@ -46,7 +46,8 @@ if [ "$(installed moto)" != "$MOTO_VERSION" ] || ! python3 -c 'import moto.serve
     "moto[server]==$MOTO_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION"
 fi
 
-# Python test tools for the offline Pulumi checks (pinned in the requirements file).
+# Python test tools for the offline Pulumi checks and sqlglot, the SQL parser that reads
+# every generated Timestream query (pinned in the requirements file).
 python3 -m pip install -q --disable-pip-version-check -r infra-tests/requirements.txt
 
 # cargo-nextest runs the workspace's tests with per-test time limits (.config/nextest.toml).

@@ -74,8 +74,10 @@ fi
 step "quick start (webmon run --demo-target, webmon report)" bash scripts/quickstart-smoke.sh
 
 # The Pulumi YAML programs checked offline against the AWS provider's own definitions
-# (the Pulumi CLI is not needed), with the planted-mistake fixtures.
-step "infra: offline Pulumi checks" python3 -m pytest infra-tests -q
+# (the Pulumi CLI is not needed), with the planted-mistake fixtures; and every generated
+# Timestream query parsed with sqlglot (test_timestream_sql.py runs the Rust test that
+# dumps them, so it never reads a dump an earlier step left).
+step "infra: offline Pulumi checks, Timestream SQL parsed" python3 -m pytest infra-tests -q
 
 # The real Lambda binaries under `cargo lambda watch` on moto's server, each invoked once
 # with its event fixture (needs cargo-lambda and moto[server]).

@@ -175,7 +175,8 @@ fn identifiers(sql: &str) -> Vec<String> {
             out.push(word.to_ascii_lowercase());
         }
         word.clear();
-        after_dollar = c == '$' || (after_dollar && c == '{');
+        // `${name:format}`: neither the name nor its format is an identifier.
+        after_dollar = c == '$' || (after_dollar && (c == '{' || c == ':'));
         if c == '\'' || c == '"' {
             for d in chars.by_ref() {
                 if d == c {
@@ -355,12 +356,12 @@ fn schema_list_matches_the_writer() {
 #[test]
 fn helpers_find_what_they_should() {
     assert_eq!(
-        variable_refs("a = '${check}' AND r IN ($region) [[x]] $__timeFilter"),
+        variable_refs("a = ${check:sqlstring} AND r IN ($region) [[x]] $__timeFilter"),
         ["check", "region", "__timeFilter", "x"]
     );
-    let ids = identifiers("SELECT dns_ms AS d1 FROM \"$__database\".\"$__table\" WHERE x = 'ignored words' AND $__timeFilter");
+    let ids = identifiers("SELECT dns_ms AS d1 FROM \"$__database\".\"$__table\" WHERE x = 'ignored words' AND $__timeFilter AND c = ${check:sqlstring}");
     assert_eq!(
         ids,
-        ["select", "dns_ms", "as", "d1", "from", "where", "x", "and"]
+        ["select", "dns_ms", "as", "d1", "from", "where", "x", "and", "and", "c"]
     );
 }

@@ -1,5 +1,6 @@
-//! The config Lambda against moto's server: real stream event fixtures, bin-packed rules
-//! and targets read back from EventBridge, API calls counted by the emulator's proxy.
+//! The config Lambda against moto's server: real stream event fixtures and the stream
+//! records moto itself produced for puts, updates and deletes, bin-packed rules and
+//! targets read back from EventBridge, API calls counted by the emulator's proxy.
 
 use std::collections::HashMap;
 
@@ -318,4 +319,253 @@ async fn transient_failures_are_reported_for_retry_by_sequence_number() {
         webmon_aws::service::reconcile::handle_stream(&s.table, &s.rules, REGION, event).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(rule_names(&s.events).await, [RULE]);
+}
+
+/// DynamoDB Streams on moto's server, read as Lambda's event source mapping reads them:
+/// `DescribeStream`, `GetShardIterator` (from the start of the shard) and `GetRecords`
+/// from each batch's `NextShardIterator`, each record given the stream's ARN as
+/// `eventSourceARN`, the batch delivered as `{"Records": [...]}`. Moto answers unsigned
+/// JSON requests that name the service in the credential scope.
+struct StreamReader {
+    moto: std::net::SocketAddr,
+    stream_arn: String,
+    iterator: String,
+}
+
+/// One JSON call to moto's streams API over plain HTTP/1.1.
+fn streams_call(
+    moto: std::net::SocketAddr,
+    operation: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let body = body.to_string();
+    let mut conn = std::net::TcpStream::connect(moto).unwrap();
+    write!(
+        conn,
+        "POST / HTTP/1.1\r\nHost: {moto}\r\nContent-Type: application/x-amz-json-1.0\r\n\
+         X-Amz-Target: DynamoDBStreams_20120810.{operation}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/{REGION}/dynamodb/aws4_request\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{operation}: {answer}");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{operation}: {e}: {body}"))
+}
+
+impl StreamReader {
+    async fn open(emulator: &Emulator, ddb: &aws_sdk_dynamodb::Client) -> Self {
+        let table = ddb
+            .describe_table()
+            .table_name("webmon-checks")
+            .send()
+            .await
+            .unwrap()
+            .table
+            .unwrap();
+        assert_eq!(
+            table
+                .stream_specification
+                .as_ref()
+                .map(|s| s.stream_enabled),
+            Some(true),
+            "the table's stream is on"
+        );
+        let stream_arn = table.latest_stream_arn.expect("a stream ARN");
+        let moto: std::net::SocketAddr = emulator
+            .moto_url()
+            .trim_start_matches("http://")
+            .parse()
+            .unwrap();
+        let described = streams_call(
+            moto,
+            "DescribeStream",
+            &serde_json::json!({ "StreamArn": stream_arn }),
+        );
+        assert_eq!(
+            described["StreamDescription"]["StreamViewType"],
+            "NEW_AND_OLD_IMAGES"
+        );
+        let shard = described["StreamDescription"]["Shards"][0]["ShardId"]
+            .as_str()
+            .expect("a shard")
+            .to_string();
+        let iterator = streams_call(
+            moto,
+            "GetShardIterator",
+            &serde_json::json!({ "StreamArn": stream_arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON" }),
+        )["ShardIterator"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        Self {
+            moto,
+            stream_arn,
+            iterator,
+        }
+    }
+
+    /// The records written since the last batch, as the event Lambda delivers.
+    fn next_batch(&mut self) -> Event {
+        let answer = streams_call(
+            self.moto,
+            "GetRecords",
+            &serde_json::json!({ "ShardIterator": self.iterator }),
+        );
+        self.iterator = answer["NextShardIterator"].as_str().unwrap().to_string();
+        let records: Vec<serde_json::Value> = answer["Records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .cloned()
+            .map(|mut r| {
+                r["eventSourceARN"] = self.stream_arn.clone().into();
+                r
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({ "Records": records }))
+            .expect("moto's stream records read as Lambda's DynamoDB event")
+    }
+}
+
+/// `"<event name> <check id>"` per record.
+fn event_names(event: &Event) -> Vec<String> {
+    event
+        .records
+        .iter()
+        .map(|r| {
+            let key: HashMap<String, serde_json::Value> =
+                serde_dynamo::from_item(r.change.keys.clone()).unwrap();
+            format!("{} {}", r.event_name, key["pk"].as_str().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn stream_records_moto_produced_create_update_and_remove_rules() {
+    let emulator = Emulator::start().await.expect("emulator");
+    let config = emulator.target(REGION).load().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let table = DynamoCheckRepository::new(ddb.clone(), "webmon-checks");
+    table.ensure_table().await.unwrap();
+    let rules = EventBridgeRules::new(events.clone(), RULE_PREFIX, ARN);
+    let mut stream = StreamReader::open(&emulator, &ddb).await;
+    let (t, r) = (&table, &rules);
+    let handle =
+        move |event: Event| webmon_aws::service::reconcile::handle_stream(t, r, REGION, event);
+
+    // Inserts, as a user writes items (no schedule_group).
+    let items: HashMap<String, serde_json::Value> =
+        serde_json::from_str(&fixture("items.json")).unwrap();
+    for id in ["home", "api", "us-only", "broken"] {
+        let item: Item = serde_dynamo::to_item(&items[id]).unwrap();
+        ddb.put_item()
+            .table_name("webmon-checks")
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let inserts = stream.next_batch();
+    assert_eq!(
+        event_names(&inserts),
+        [
+            "INSERT home",
+            "INSERT api",
+            "INSERT us-only",
+            "INSERT broken"
+        ]
+    );
+    let (response, summary) = handle(inserts).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!((summary.invalid_items, summary.groups_backfilled), (1, 3));
+    let (home, api) = (group_of("home", "1m"), group_of("api", "30s"));
+    let mut groups = [home, api];
+    groups.sort();
+    assert_eq!(rule_names(&events).await, [RULE]);
+    assert_eq!(
+        input_of(&events).await,
+        serde_json::json!({ "groups": groups.iter().map(GroupKey::name).collect::<Vec<_>>(), "time": "<time>" })
+    );
+
+    // The backfill of schedule_group is itself a change the stream delivers: that batch
+    // of MODIFY records changes no rule.
+    let backfill = stream.next_batch();
+    assert_eq!(
+        event_names(&backfill),
+        ["MODIFY home", "MODIFY api", "MODIFY us-only"]
+    );
+    let before = mutations(&emulator);
+    let (response, summary) = handle(backfill).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!((summary.rules_put, summary.rules_deleted), (0, 0));
+    assert_eq!(mutations(&emulator), before);
+
+    // An update: api moves from 30 s to 5 min, so from the every-minute rule to a
+    // rule of its own period.
+    ddb.update_item()
+        .table_name("webmon-checks")
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("api".into()),
+        )
+        .update_expression("SET #i = :i")
+        .expression_attribute_names("#i", "interval")
+        .expression_attribute_values(
+            ":i",
+            aws_sdk_dynamodb::types::AttributeValue::S("5m".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let update = stream.next_batch();
+    assert_eq!(event_names(&update), ["MODIFY api"]);
+    let (response, summary) = handle(update).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(
+        summary.groups_backfilled, 1,
+        "api's new group is written back"
+    );
+    assert_eq!(rule_names(&events).await, [RULE, "webmon-every-5m-0"]);
+    assert_eq!(
+        input_of(&events).await,
+        serde_json::json!({ "groups": [home.name()], "time": "<time>" })
+    );
+    let five = events
+        .list_targets_by_rule()
+        .rule("webmon-every-5m-0")
+        .send()
+        .await
+        .unwrap()
+        .targets
+        .unwrap();
+    let template: serde_json::Value =
+        serde_json::from_str(&five[0].input_transformer.as_ref().unwrap().input_template).unwrap();
+    assert_eq!(
+        template["groups"],
+        serde_json::json!([group_of("api", "5m").name()])
+    );
+    let (response, _) = handle(stream.next_batch()).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    // Removals: with home and api gone, no rule is left.
+    for id in ["home", "api"] {
+        ddb.delete_item()
+            .table_name("webmon-checks")
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(id.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let removals = stream.next_batch();
+    assert_eq!(event_names(&removals), ["REMOVE home", "REMOVE api"]);
+    let (response, summary) = handle(removals).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(summary.rules_deleted, 2);
+    assert!(rule_names(&events).await.is_empty());
 }

@@ -490,4 +490,45 @@ fn reload_edge_cases_touch_removal_in_flight_deletion_and_return() {
         1,
         "the returning file's new check ran at once: {stderr}"
     );
+/// Results the store refuses are lost, and `webmon run` says so in its exit code: a
+/// SQLite trigger refuses one check's rows (a real store error), the other check's rows
+/// are stored, and the run exits 1 naming how many results it lost.
+#[test]
+fn run_exits_non_zero_when_results_could_not_be_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, db) = (dir.path().join("checks.yaml"), dir.path().join("webmon.db"));
+    drop(SqliteStore::open(&db).unwrap());
+    let (kept, lost) = (id_not_due_soon("kept"), id_not_due_soon("lost"));
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE TRIGGER refuse_lost BEFORE INSERT ON results WHEN NEW.check_id = '{lost}'
+             BEGIN SELECT RAISE(ABORT, 'row refused by the test trigger'); END;"
+        ))
+        .unwrap();
+    let port = free_port();
+    let mut yaml = String::from("checks:\n");
+    yaml += &check_yaml(&kept, &format!("http://127.0.0.1:{port}/ok"), "5s");
+    yaml += &check_yaml(&lost, &format!("http://127.0.0.1:{port}/ok"), "5s");
+    std::fs::write(&config, yaml).unwrap();
+
+    let out: Output = webmon()
+        .args(["run", "--config", config.to_str().unwrap(), "--no-ui"])
+        .args(["--db", db.to_str().unwrap()])
+        .args(["--demo-target", &format!("127.0.0.1:{port}")])
+        .args(["--duration", "3s"])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("2 executions (2 passed, 0 failed, 0 cancelled); 1 results stored, 1 could not be stored"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: failed to store 1 results"),
+        "{stderr}"
+    );
+    let ids: Vec<String> = stored(&db).into_iter().map(|r| r.check_id).collect();
+    assert_eq!(ids, [kept]);
 }
