@@ -126,7 +126,7 @@ async fn plan_and_apply_make_the_table_match_the_file() {
     let out = run(&endpoint, table, &["checks", "plan", &first]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("+ add api (60s in group"), "{stdout}");
+    assert!(stdout.contains("+ add api (1m in group"), "{stdout}");
     assert!(
         stdout.contains("3 to add, 0 to change, 0 to remove with --prune, 0 unchanged"),
         "{stdout}"
@@ -142,9 +142,9 @@ async fn plan_and_apply_make_the_table_match_the_file() {
     assert_eq!(
         listed(&endpoint, table),
         [
-            check("api", "https://api.example.test/health", "60s"),
-            check("old", "https://old.example.test/", "60s"),
-            check("shop", "https://shop.example.test/", "60s"),
+            check("api", "https://api.example.test/health", "1m"),
+            check("old", "https://old.example.test/", "1m"),
+            check("shop", "https://shop.example.test/", "1m"),
         ]
     );
 
@@ -211,9 +211,9 @@ async fn plan_and_apply_make_the_table_match_the_file() {
         listed(&endpoint, table),
         [
             check("api", "https://api.example.test/ready", "30s"),
-            check("new", "https://new.example.test/", "60s"),
-            check("old", "https://old.example.test/", "60s"),
-            check("shop", "https://shop.example.test/", "60s"),
+            check("new", "https://new.example.test/", "1m"),
+            check("old", "https://old.example.test/", "1m"),
+            check("shop", "https://shop.example.test/", "1m"),
         ]
     );
     let out = run(&endpoint, table, &["checks", "apply", &second]);

@@ -281,7 +281,7 @@ fn local_report_between_from_and_until() {
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(&format!(
-            "no results in {} to {}",
+            "no results in {}Z to {}Z",
             &empty_from[..19],
             &empty_until[..19]
         )),

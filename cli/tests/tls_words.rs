@@ -170,7 +170,8 @@ fn tls_failures_are_said_in_words() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("the certificate is self-signed") && stdout.contains("--ca-file"),
+        stdout.contains("the certificate is self-signed")
+            && stdout.contains("pass the certificate itself with --ca-file PEM"),
         "{stdout}"
     );
     assert!(!stdout.contains("unknown issuer"), "{stdout}");
@@ -178,6 +179,16 @@ fn tls_failures_are_said_in_words() {
     assert!(
         message.contains("the certificate is self-signed"),
         "{message}"
+    );
+    // The hint holds: trusting the certificate itself makes the probe pass.
+    let self_file = dir.path().join("self.pem");
+    std::fs::write(&self_file, self_cert.pem()).unwrap();
+    let out = check(&self_signed.url("/ok"), Some(&self_file));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
 
     // An expired certificate from a trusted CA: said so, no --ca-file hint.

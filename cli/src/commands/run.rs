@@ -38,7 +38,7 @@ pub struct Args {
     pub region: Option<String>,
     /// Most probes in flight at once [default: the file's `settings.concurrency`, else
     /// 256].
-    #[arg(long, env = "WEBMON_CONCURRENCY", value_parser = clap::value_parser!(u64).range(1..=MAX_CONCURRENCY as i64))]
+    #[arg(long, env = "WEBMON_CONCURRENCY", value_parser = clap::value_parser!(u64).range(1..=MAX_CONCURRENCY))]
     pub concurrency: Option<u64>,
     /// Let checks that set `allow_private: true` reach loopback and private addresses
     /// (link-local and metadata addresses stay refused). Without it, `allow_private`

@@ -18,6 +18,7 @@ pub(crate) fn client_config(extra_roots_der: &[Vec<u8>]) -> Arc<rustls::ClientCo
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider_for_verifier = provider.clone();
     let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
         Arc::new(roots),
         provider.clone(),
@@ -28,7 +29,10 @@ pub(crate) fn client_config(extra_roots_der: &[Vec<u8>]) -> Arc<rustls::ClientCo
         .with_safe_default_protocol_versions()
         .expect("ring supports the default TLS versions")
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Verifier { inner }))
+        .with_custom_certificate_verifier(Arc::new(Verifier {
+            inner,
+            provider: provider_for_verifier,
+        }))
         .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Arc::new(config)
@@ -40,6 +44,7 @@ pub(crate) fn client_config(extra_roots_der: &[Vec<u8>]) -> Arc<rustls::ClientCo
 #[derive(Debug)]
 struct Verifier {
     inner: Arc<rustls::client::WebPkiServerVerifier>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
 /// The refusal of a self-signed certificate no trusted root vouches for.
@@ -54,11 +59,40 @@ impl std::fmt::Display for SelfSigned {
 
 impl std::error::Error for SelfSigned {}
 
-/// Whether the certificate names itself as its issuer.
-fn is_self_signed(cert_der: &[u8]) -> bool {
-    x509_parser::parse_x509_certificate(cert_der)
-        .map(|(_, cert)| cert.issuer().as_raw() == cert.subject().as_raw())
-        .unwrap_or(false)
+impl Verifier {
+    /// Whether the certificate is signed by its own key: trusted as its own root, it
+    /// verifies (or fails only for its name or dates). Asked only after a refusal.
+    fn is_self_signed(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> bool {
+        let mut roots = rustls::RootCertStore::empty();
+        if roots.add(end_entity.clone().into_owned()).is_err() {
+            return false;
+        }
+        let Ok(itself) = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            self.provider.clone(),
+        )
+        .build() else {
+            return false;
+        };
+        match itself.verify_server_cert(end_entity, &[], server_name, &[], now) {
+            Ok(_) => true,
+            Err(rustls::Error::InvalidCertificate(e)) => matches!(
+                e,
+                CertificateError::NotValidForName
+                    | CertificateError::NotValidForNameContext { .. }
+                    | CertificateError::Expired
+                    | CertificateError::ExpiredContext { .. }
+                    | CertificateError::NotValidYet
+                    | CertificateError::NotValidYetContext { .. }
+            ),
+            Err(_) => false,
+        }
+    }
 }
 
 impl ServerCertVerifier for Verifier {
@@ -74,7 +108,7 @@ impl ServerCertVerifier for Verifier {
             .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
             .map_err(|e| match e {
                 rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)
-                    if is_self_signed(end_entity) =>
+                    if self.is_self_signed(end_entity, server_name, now) =>
                 {
                     rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(
                         Arc::new(SelfSigned),
@@ -110,51 +144,52 @@ impl ServerCertVerifier for Verifier {
 /// Hint appended to failures a trusted CA certificate would fix.
 pub const CA_FILE_HINT: &str = "if you trust it, pass its CA certificate with --ca-file PEM";
 
+/// Hint appended to a self-signed certificate's failure.
+pub const SELF_SIGNED_HINT: &str =
+    "if you trust it, pass the certificate itself with --ca-file PEM";
+
 /// What a certificate failure means, in words, from the verifier's error text (its
-/// variant name or message), and whether [`CA_FILE_HINT`] applies.
-pub fn certificate_words(message: &str) -> Option<(&'static str, bool)> {
-    const KNOWN: [(&[&str], &str, bool); 10] = [
+/// variant name or message), and the hint that applies ([`CA_FILE_HINT`],
+/// [`SELF_SIGNED_HINT`]), if any.
+pub fn certificate_words(message: &str) -> Option<(&'static str, Option<&'static str>)> {
+    const KNOWN: [(&[&str], &str, Option<&str>); 10] = [
         (
             &["CaUsedAsEndEntity", "ca used as end entity"],
             "the server presents a CA certificate as its own certificate (it must serve a \
              certificate issued by that CA)",
-            true,
+            Some(CA_FILE_HINT),
         ),
         (
             &["SelfSigned", "self-signed"],
             "the certificate is self-signed",
-            true,
+            Some(SELF_SIGNED_HINT),
         ),
         (
             &["UnknownIssuer", "unknown issuer"],
             "the certificate is signed by an unknown issuer (a private CA, or a chain the \
              server does not send in full)",
-            true,
+            Some(CA_FILE_HINT),
         ),
         (
             &["NotValidYet", "not valid yet"],
             "the certificate is not valid yet",
-            false,
+            None,
         ),
-        (
-            &["Expired", "expired"],
-            "the certificate has expired",
-            false,
-        ),
+        (&["Expired", "expired"], "the certificate has expired", None),
         (
             &["NotValidForName", "not valid for name"],
             "the certificate is not valid for this host name",
-            false,
+            None,
         ),
         (
             &["Revoked", "revoked"],
             "the certificate has been revoked",
-            false,
+            None,
         ),
         (
             &["BadSignature", "bad signature"],
             "the certificate's signature is invalid",
-            false,
+            None,
         ),
         (
             &[
@@ -162,12 +197,12 @@ pub fn certificate_words(message: &str) -> Option<(&'static str, bool)> {
                 "unsupported signature algorithm",
             ],
             "the certificate uses an unsupported signature algorithm",
-            false,
+            None,
         ),
         (
             &["BadEncoding", "bad encoding"],
             "the certificate cannot be parsed",
-            false,
+            None,
         ),
     ];
     let lower = message.to_ascii_lowercase();
@@ -185,12 +220,10 @@ pub fn certificate_words(message: &str) -> Option<(&'static str, bool)> {
 /// certificate failure.
 pub(crate) fn handshake_message(host: &str, remote: &str, error: &str) -> String {
     match certificate_words(error) {
-        Some((words, true)) => {
-            format!(
-                "failed TLS handshake with {host} ({remote}): {words}; {CA_FILE_HINT} [{error}]"
-            )
+        Some((words, Some(hint))) => {
+            format!("failed TLS handshake with {host} ({remote}): {words}; {hint} [{error}]")
         }
-        Some((words, false)) => {
+        Some((words, None)) => {
             format!("failed TLS handshake with {host} ({remote}): {words} [{error}]")
         }
         None => format!("failed TLS handshake with {host} ({remote}): {error}"),
