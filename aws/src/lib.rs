@@ -17,6 +17,8 @@
 //! - [`dynamodb`]: the check table, a [`webmon_core::ports::CheckRepository`]; items are
 //!   the `RawCheck` fields plus `pk` and `schedule_group` (queried through the
 //!   `by_group` index, never scanned by the probe).
+//! - [`check_plan`]: the difference between a checks file and the check table, what
+//!   `webmon checks plan` shows and `webmon checks apply` writes.
 //! - [`eventbridge`]: the region's `webmon-` trigger rules and their targets.
 //! - [`sqs`]: the result queue, a [`webmon_core::ports::ResultQueue`] packing many
 //!   results per message ([`envelope`]) and sending them with `SendMessageBatch`.
@@ -33,6 +35,7 @@
 //! - [`error`]: the crate's one error type and the retry decision.
 
 pub mod budget;
+pub mod check_plan;
 pub mod config;
 pub mod dynamodb;
 pub mod envelope;

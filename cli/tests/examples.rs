@@ -168,7 +168,8 @@ const INVALID: &[(&str, &str, &str, usize)] = &[
         0,
     ),
     ("unknown_field", "unknown-field", "colour", 0),
-    ("unknown_top_level", "<file>", "settings", 1),
+    ("unknown_setting", "<file>", "settings.prt", 1),
+    ("unknown_top_level", "<file>", "setings", 1),
     ("url_with_user_info", "url-with-user-info", "url", 0),
     ("wrong_type", "wrong-type", "requests", 0),
 ];

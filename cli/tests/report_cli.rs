@@ -210,6 +210,123 @@ fn local_report_json_csv_and_by_region() {
     assert!(text(&out.stderr).contains("failed to open the result store") && !missing.exists());
 }
 
+fn rfc3339(ms: i64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms as u64)).to_string()
+}
+
+#[test]
+fn local_report_between_from_and_until() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("webmon.db");
+    let store = SqliteStore::open(&db).unwrap();
+    // Whole seconds, so the RFC 3339 bounds below are exact.
+    let base = (now_ms() - 6 * 3_600_000) / 1000 * 1000;
+    // One execution per hour, 1 ms at base, 2 ms an hour later, ... 5 ms 4 h later.
+    let batch: Vec<ProbeResult> = (0..5)
+        .map(|h| result("eu-west-1", base + h * 3_600_000, (h + 1) as f64))
+        .collect();
+    store.write_blocking(&batch).unwrap();
+    drop(store);
+    let db = db.to_str().unwrap();
+    let (from, until) = (rfc3339(base + 3_600_000), rfc3339(base + 3 * 3_600_000));
+
+    // Both ends included: the executions at +1 h, +2 h and +3 h, none of the others.
+    let out = run(&[
+        "report", "--db", db, "--json", "--from", &from, "--until", &until,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&doc["since_ms"], &doc["until_ms"]),
+        (
+            &Value::from(base + 3_600_000),
+            &Value::from(base + 3 * 3_600_000)
+        )
+    );
+    let row = &doc["rows"][0];
+    assert_eq!(
+        (
+            &row["samples"],
+            &row["latency_p50_ms"],
+            &row["latency_avg_ms"]
+        ),
+        (&Value::from(3), &Value::from(3.0), &Value::from(3.0))
+    );
+    // `--from` alone reaches to now; an offset is read as such.
+    let out = run(&["report", "--db", db, "--json", "--from", &from]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["rows"][0]["samples"], 4);
+    let offset = humantime::format_rfc3339_seconds(
+        UNIX_EPOCH + Duration::from_millis((base + 2 * 3_600_000) as u64),
+    )
+    .to_string()
+    .replace('Z', "+00:00");
+    let out = run(&["report", "--db", db, "--json", "--from", &offset]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["rows"][0]["samples"], 3, "{}", text(&out.stderr));
+
+    // A window with nothing in it names both ends.
+    let (empty_from, empty_until) = (rfc3339(base - 7_200_000), rfc3339(base - 3_600_000));
+    let out = run(&[
+        "report",
+        "--db",
+        db,
+        "--from",
+        &empty_from,
+        "--until",
+        &empty_until,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "no results in {}Z to {}Z",
+            &empty_from[..19],
+            &empty_until[..19]
+        )),
+        "{stderr}"
+    );
+
+    // Refused before reading anything, exit 2: backwards, equal ends, not a time,
+    // --since with --from, --until without --from.
+    let out = run(&["report", "--db", db, "--from", &until, "--until", &from]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "--from ({}Z) must come before --until ({}Z)",
+            &until[..19],
+            &from[..19]
+        )),
+        "{stderr}"
+    );
+    let out = run(&["report", "--db", db, "--from", &from, "--until", &from]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("must come before --until"));
+    let out = run(&["report", "--db", db, "--from", "yesterday"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("\"yesterday\" is not an RFC 3339 time"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["report", "--db", db, "--from", &from, "--since", "2h"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot be used with"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["report", "--db", db, "--until", &until]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--from"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 fn rows(columns: &[&str], data: Vec<Vec<&str>>) -> Rows {
     Rows {
         columns: columns.iter().map(|c| c.to_string()).collect(),

@@ -90,12 +90,14 @@ pub(crate) struct DbArg {
 impl DbArg {
     /// Opens the store for reading only (`status`, `replay`).
     pub(crate) fn open(&self) -> anyhow::Result<SqliteStore> {
+        super::paths::database(&self.db)?;
         Ok(open_existing(&self.db)?)
     }
 
     /// Opens an existing store to write to it (`silence add|expire`): the file must
     /// already hold the results of `webmon run`.
     pub(crate) fn open_writable(&self) -> anyhow::Result<SqliteStore> {
+        super::paths::database(&self.db)?;
         open_existing(&self.db)?;
         Ok(SqliteStore::open(&self.db)?)
     }
@@ -218,7 +220,7 @@ pub async fn print_incident_summary(source: &SourceArgs, since_ms: i64, now_ms: 
     if !matches!(source.source, Source::Sqlite) {
         return;
     }
-    let Ok(store) = open_existing(&source.db) else {
+    let Ok(store) = open_existing(&source.db_path()) else {
         return;
     };
     let Ok(incidents) = store.incidents_since(since_ms).await else {

@@ -12,7 +12,7 @@ use rustls::pki_types::CertificateDer;
 use webmon_core::check::{load_checks_file, Check, RawAssertions, RawCheck, StatusEntry};
 use webmon_core::ports::{Clock, SystemClock};
 use webmon_core::probe::{ProbeOptions, Prober};
-use webmon_core::result::{ErrorClass, ProbeResult};
+use webmon_core::result::ProbeResult;
 
 /// Arguments of `webmon check`.
 #[derive(clap::Args)]
@@ -75,6 +75,12 @@ pub struct Args {
 
 /// Reads every certificate of a PEM file as DER.
 pub fn read_ca_file(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    if path.is_dir() {
+        return Err(super::bad_input(format!(
+            "failed to read the CA file {}: it is a directory, not a PEM file",
+            path.display()
+        )));
+    }
     let certs = CertificateDer::pem_file_iter(path)
         .with_context(|| format!("failed to read the CA file {}", path.display()))?
         .map(|c| c.map(|c| c.to_vec()))
@@ -255,72 +261,12 @@ fn phase(r: &ProbeResult, value: f64) -> String {
     }
 }
 
-/// What a TLS failure means, in words, from the verifier's error (its name or its
-/// message).
-fn tls_words(message: &str) -> Option<&'static str> {
-    const KNOWN: [(&[&str], &str); 9] = [
-        (
-            &["CaUsedAsEndEntity", "ca used as end entity"],
-            "the server presents a CA certificate as its own certificate",
-        ),
-        (
-            &["UnknownIssuer", "unknown issuer"],
-            "the certificate is signed by an unknown issuer (self-signed, or a private CA)",
-        ),
-        (
-            &["SelfSigned", "self-signed"],
-            "the certificate is self-signed",
-        ),
-        (
-            &["NotValidYet", "not valid yet"],
-            "the certificate is not valid yet",
-        ),
-        (&["Expired", "expired"], "the certificate has expired"),
-        (
-            &["NotValidForName", "not valid for name"],
-            "the certificate is not valid for this host name",
-        ),
-        (&["Revoked", "revoked"], "the certificate has been revoked"),
-        (
-            &["BadSignature", "bad signature"],
-            "the certificate's signature is invalid",
-        ),
-        (
-            &[
-                "UnsupportedSignatureAlgorithm",
-                "unsupported signature algorithm",
-            ],
-            "the certificate uses an unsupported signature algorithm",
-        ),
-    ];
-    let lower = message.to_ascii_lowercase();
-    KNOWN
-        .iter()
-        .find(|(keys, _)| {
-            keys.iter()
-                .any(|k| message.contains(k) || lower.contains(&k.to_ascii_lowercase()))
-        })
-        .map(|(_, words)| *words)
-}
-
-/// A result's error in words: `class: message`, TLS failures explained with a hint to
-/// `--ca-file` where a private CA may be the cause.
+/// A result's error: `class: message`. The engine words its messages itself (a TLS
+/// failure says what is wrong with the certificate, with a hint to `--ca-file` where a
+/// private CA may be the cause), so every place that shows a result says the same.
 pub fn error_text(r: &ProbeResult) -> Option<String> {
     let class = r.error_class?;
     let message = r.error_message.as_deref().unwrap_or("");
-    if class == ErrorClass::Tls {
-        if let Some(words) = tls_words(message) {
-            let hint = if words.contains("unknown issuer")
-                || words.contains("CA certificate")
-                || words.contains("self-signed")
-            {
-                " (if you trust it, pass its CA certificate with --ca-file PEM)"
-            } else {
-                ""
-            };
-            return Some(format!("tls: {words}{hint} [{message}]"));
-        }
-    }
     Some(format!("{}: {message}", class.as_str()))
 }
 

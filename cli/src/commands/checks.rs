@@ -1,6 +1,8 @@
 //! `webmon checks`: manage checks in the DynamoDB table, validated with the same rules
 //! as the local checks file. Nothing is written when any item is invalid; every error
-//! is listed.
+//! is listed. `plan` and `apply` make the table match a checks file ([`plan`]).
+
+mod plan;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +59,21 @@ enum ChecksCommand {
         /// The checks file.
         file: PathBuf,
     },
+    /// Show what `apply` would change in the table: adds, changes (with the fields that
+    /// differ) and the removals `--prune` would make. Writes nothing.
+    Plan {
+        /// The checks file.
+        file: PathBuf,
+    },
+    /// Make the table match a checks file: put new and changed checks; with `--prune`,
+    /// delete the checks the file lacks. Running it again changes nothing.
+    Apply {
+        /// The checks file.
+        file: PathBuf,
+        /// Also delete the checks of the table that are not in the file.
+        #[arg(long)]
+        prune: bool,
+    },
     /// List the checks in the table (and the items that fail validation).
     List {
         /// Print JSON (`checks`, `errors`).
@@ -85,6 +102,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let outcome = load_checks_file(&file);
             write_all(&repo, outcome.checks, outcome.errors).await
         }
+        ChecksCommand::Plan { file } => plan::plan(&repo, &file).await,
+        ChecksCommand::Apply { file, prune } => plan::apply(&repo, &file, prune).await,
         ChecksCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("failed to read {}", file.display()))?;
@@ -93,9 +112,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             write_all(&repo, checks, errors).await
         }
         ChecksCommand::List { json } => {
-            let loaded = repo.all().await.map_err(|e| {
-                anyhow::anyhow!("failed to list the checks in {}: {e}", repo.table())
-            })?;
+            let loaded = repo
+                .all()
+                .await
+                .map_err(|e| table_error(&repo, "list the checks in", e.to_string()))?;
             let summary = loaded.summary();
             let mut checks = loaded.checks;
             checks.sort_by(|a, b| a.id.cmp(&b.id));
@@ -150,7 +170,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             })
         }
         ChecksCommand::Delete { id } => {
-            if repo.delete(&id).await? {
+            let existed = repo
+                .delete(&id)
+                .await
+                .map_err(|e| table_error(&repo, "delete a check from", e.to_string()))?;
+            if existed {
                 println!("deleted {id}");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -179,7 +203,9 @@ async fn write_all(
         return Ok(ExitCode::from(2));
     }
     for check in &checks {
-        repo.put(check).await?;
+        repo.put(check)
+            .await
+            .map_err(|e| table_error(repo, "write", e.to_string()))?;
         println!(
             "put {} ({} in group {})",
             check.id,
@@ -189,6 +215,20 @@ async fn write_all(
     }
     println!("{} checks written to {}", checks.len(), repo.table());
     Ok(ExitCode::SUCCESS)
+}
+
+/// An error reaching the table, as `failed to <what> <table>: <cause>`; a table that
+/// does not exist says so and points to `webmon checks create-table`.
+pub fn table_error(repo: &DynamoCheckRepository, what: &str, cause: String) -> anyhow::Error {
+    if cause.contains("ResourceNotFoundException") {
+        return anyhow::anyhow!(
+            "failed to {what} {table}: the table {table} does not exist; create it with \
+             `webmon checks create-table --table {table}` (with the same --region and \
+             --endpoint-url), then run this again",
+            table = repo.table()
+        );
+    }
+    anyhow::anyhow!("failed to {what} {}: {cause}", repo.table())
 }
 
 /// Reads a batch-write-item request file into checks and errors (every table's items).

@@ -28,7 +28,8 @@ pub struct Args {
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     bind: IpAddr,
     /// The checks file being run, if any: its checks without results show as pending,
-    /// and their intervals say when a result is stale.
+    /// and their intervals say when a result is stale; its `settings.db` names the
+    /// store when neither `--db` nor `WEBMON_DB` does.
     #[arg(long, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
 }
@@ -114,7 +115,10 @@ pub async fn spawn_for_run(
 }
 
 /// Runs `webmon dashboard`.
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub async fn run(mut args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(config) = &args.config {
+        args.store.apply_settings(config)?;
+    }
     let source = args.store.open(SqliteOpen::Existing).await?;
     let catalog: Option<Arc<dyn CheckCatalog>> = match &args.config {
         Some(path) => {

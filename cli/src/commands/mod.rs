@@ -6,6 +6,7 @@ pub mod bench;
 pub mod check;
 pub mod checks;
 pub mod dashboard;
+pub mod paths;
 pub mod regions;
 pub mod report;
 pub mod resync;
@@ -37,6 +38,33 @@ impl ConfigArg {
             .or_else(|| self.config.clone())
             .ok_or_else(|| bad_input("a checks file is needed: pass FILE or --config FILE"))
     }
+}
+
+/// The SQLite file of `run`, `report`, `dashboard` and `alerts` when neither `--db`,
+/// `WEBMON_DB` nor the checks file's `settings.db` names one.
+pub const DEFAULT_DB: &str = "webmon.db";
+
+/// The `settings:` block of a checks file; bad settings are a bad-input error (exit 2)
+/// listing each with its line and column.
+pub fn settings_of(config: &std::path::Path) -> anyhow::Result<webmon_core::check::RunSettings> {
+    paths::checks_file(config)?;
+    webmon_core::check::load_settings(config).map_err(|errors| {
+        let text = std::fs::read_to_string(config).unwrap_or_default();
+        let lines: Vec<String> = errors
+            .iter()
+            .map(
+                |e| match webmon_core::check::locate_setting(&text, &e.field) {
+                    Some((line, column)) => format!("{}:{line}:{column}: {e}", config.display()),
+                    None => format!("{}: {e}", config.display()),
+                },
+            )
+            .collect();
+        bad_input(format!(
+            "the settings of {} are invalid:\n{}",
+            config.display(),
+            lines.join("\n")
+        ))
+    })
 }
 
 /// An error caused by the command's input (flags, files): exit code 2.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use webmon_core::ports::{Clock, SystemClock};
 use webmon_core::report::by_region::by_region;
-use webmon_core::report::window::{parse_since, window};
+use webmon_core::report::window::{between, format_ms, parse_since, parse_time, window, Window};
 use webmon_core::report::{render, summarize};
 
 use super::source::{SourceArgs, SqliteOpen};
@@ -23,9 +23,19 @@ pub struct Args {
     /// Window: results scheduled in the last `since` (e.g. `15m`, `1h`, `7d`).
     #[arg(long, default_value = "1h", value_parser = parse_since)]
     pub since: Duration,
+    /// Window start, RFC 3339 (`2026-01-31T12:00:00Z`); instead of `--since`.
+    #[arg(long, value_name = "TIME", value_parser = parse_time, conflicts_with = "since")]
+    pub from: Option<i64>,
+    /// Window end, RFC 3339 (default: now); needs `--from`.
+    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "from")]
+    pub until: Option<i64>,
     /// Only this check.
     #[arg(long, value_name = "CHECK_ID")]
     pub check: Option<String>,
+    /// A checks file whose `settings.db` names the SQLite store (when neither `--db` nor
+    /// `WEBMON_DB` does).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// One check's regions side by side, fastest and slowest marked (ranked by p50):
     /// `--by-region CHECK_ID`, or `--by-region` with `--check CHECK_ID`.
     #[arg(long, value_name = "CHECK_ID", num_args = 0..=1, default_missing_value = "")]
@@ -53,21 +63,42 @@ fn check_of(args: &Args) -> anyhow::Result<Option<String>> {
     }
 }
 
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// The window of the report and how messages name it (`the last 1h`, or
+/// `2026-01-31T12:00:00Z to 2026-01-31T13:00:00Z`): `--from`/`--until` or `--since`.
+fn window_of(args: &Args, now: i64) -> anyhow::Result<(Window, String)> {
+    match args.from {
+        Some(from) => {
+            let until = args.until.unwrap_or(now);
+            let window = between(from, until).map_err(super::bad_input)?;
+            Ok((
+                window,
+                format!("{} to {}", format_ms(from), format_ms(until)),
+            ))
+        }
+        None => Ok((
+            window(args.since, now),
+            format!("the last {}", humantime::format_duration(args.since)),
+        )),
+    }
+}
+
+pub async fn run(mut args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(config) = &args.config {
+        args.store.apply_settings(config)?;
+    }
     let check = check_of(&args)?;
     let now = SystemClock.now_ms();
-    let window = window(args.since, now);
+    let (window, span) = window_of(&args, now)?;
     let reader = args.store.open(SqliteOpen::WithResults).await?;
     let source = reader.describe();
     let samples = reader
         .samples(window, check.as_deref())
         .await
         .with_context(|| format!("failed to read the report from {source}"))?;
-    let since = humantime::format_duration(args.since);
     if samples.is_empty() {
         match &check {
-            Some(c) => anyhow::bail!("no results for check {c:?} in the last {since} in {source}"),
-            None => anyhow::bail!("no results in the last {since} in {source}"),
+            Some(c) => anyhow::bail!("no results for check {c:?} in {span} in {source}"),
+            None => anyhow::bail!("no results in {span} in {source}"),
         }
     }
     let stats = summarize(&samples);
@@ -92,7 +123,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else if args.csv {
             print!("{}", render::by_region_csv(&view));
         } else {
-            println!("last {since} in {source}");
+            println!("{span} in {source}");
             print!("{}", render::by_region_table(&view));
         }
     } else if args.json {
@@ -102,7 +133,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         print!("{}", render::csv(&stats));
     } else {
         print!("{}", render::table(&stats));
-        super::alerts::print_incident_summary(&args.store, window.from_ms, now).await;
+        super::alerts::print_incident_summary(&args.store, window.from_ms, window.to_ms).await;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -43,7 +43,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     .with_bin_capacity(args.bin_capacity);
     let summary = webmon_aws::service::reconcile::resync(&table, &rules, &region)
         .await
-        .map_err(|e| anyhow::anyhow!("failed to resync {region}: {e}"))?;
+        .map_err(|e| {
+            let cause = e.to_string();
+            if cause.contains("ResourceNotFoundException") && cause.contains("dynamodb") {
+                super::checks::table_error(&table, &format!("resync {region} from"), cause)
+            } else {
+                anyhow::anyhow!("failed to resync {region}: {cause}")
+            }
+        })?;
     println!(
         "{region}: {} groups in {} rules, {} rules put, {} rules deleted, {} groups rewritten, {} invalid items",
         summary.groups,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use webmon_core::check::{RunSettings, MAX_CONCURRENCY};
 use webmon_core::ports::SystemClock;
 use webmon_core::probe::{EnvSecrets, ProbeOptions, Prober};
 use webmon_demo_target::TargetServer;
@@ -27,20 +28,18 @@ pub struct Args {
     /// The checks file (YAML); polled every 2 s and reloaded when it changes.
     #[command(flatten)]
     pub config: super::ConfigArg,
-    /// The SQLite database results are written to (created if missing).
-    #[arg(
-        long,
-        default_value = "webmon.db",
-        env = "WEBMON_DB",
-        value_name = "FILE"
-    )]
-    pub db: PathBuf,
-    /// Region label of this probe; checks limited to other regions are skipped.
-    #[arg(long, default_value = "local")]
-    pub region: String,
-    /// Most probes in flight at once.
-    #[arg(long, default_value_t = 256)]
-    pub concurrency: usize,
+    /// The SQLite database results are written to (created if missing) [default: the
+    /// file's `settings.db`, else webmon.db].
+    #[arg(long, env = "WEBMON_DB", value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Region label of this probe; checks limited to other regions are skipped
+    /// [default: the file's `settings.region`, else local].
+    #[arg(long, env = "WEBMON_REGION")]
+    pub region: Option<String>,
+    /// Most probes in flight at once [default: the file's `settings.concurrency`, else
+    /// 256].
+    #[arg(long, env = "WEBMON_CONCURRENCY", value_parser = clap::value_parser!(u64).range(1..=MAX_CONCURRENCY))]
+    pub concurrency: Option<u64>,
     /// Let checks that set `allow_private: true` reach loopback and private addresses
     /// (link-local and metadata addresses stay refused). Without it, `allow_private`
     /// in a checks file has no effect: the check author does not decide this.
@@ -58,12 +57,14 @@ pub struct Args {
     /// Stop by itself after this long, e.g. `30s` (default: run until Ctrl-C).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
-    /// Port of the built-in dashboard (0 picks a free one).
-    #[arg(long, default_value_t = 8080)]
-    pub port: u16,
-    /// Address the dashboard binds to; it has no login, so keep it on loopback.
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    pub bind: IpAddr,
+    /// Port of the dashboard (0 picks a free one) [default: the file's `settings.port`,
+    /// else 8080].
+    #[arg(long, env = "WEBMON_PORT")]
+    pub port: Option<u16>,
+    /// Address the dashboard binds to; it has no login, so keep it on loopback
+    /// [default: the file's `settings.bind`, else 127.0.0.1].
+    #[arg(long, env = "WEBMON_BIND")]
+    pub bind: Option<IpAddr>,
     /// Do not serve the dashboard.
     #[arg(long)]
     pub no_ui: bool,
@@ -72,28 +73,70 @@ pub struct Args {
     pub summary_every: Duration,
 }
 
+/// What `webmon run` runs with: each setting from its flag, else its environment
+/// variable, else the checks file's `settings:` block, else the default.
+struct Resolved {
+    db: PathBuf,
+    region: String,
+    concurrency: usize,
+    port: u16,
+    bind: IpAddr,
+}
+
+impl Resolved {
+    fn of(args: &Args, file: RunSettings) -> Self {
+        Self {
+            db: args
+                .db
+                .clone()
+                .or(file.db)
+                .unwrap_or_else(|| PathBuf::from(super::DEFAULT_DB)),
+            region: args
+                .region
+                .clone()
+                .or(file.region)
+                .unwrap_or_else(|| DEFAULT_REGION.to_string()),
+            concurrency: args
+                .concurrency
+                .map(|n| n as usize)
+                .or(file.concurrency)
+                .unwrap_or(DEFAULT_CONCURRENCY),
+            port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
+            bind: args
+                .bind
+                .or(file.bind)
+                .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        }
+    }
+}
+
+/// Region label when none is set.
+const DEFAULT_REGION: &str = "local";
+/// Probes in flight when no concurrency is set.
+const DEFAULT_CONCURRENCY: usize = 256;
+/// Dashboard port when none is set.
+const DEFAULT_PORT: u16 = 8080;
+
 /// Runs `webmon run` until Ctrl-C, SIGTERM or `--duration`; exit 0 once drained.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Signal handlers first, so an early Ctrl-C is a graceful stop, not a kill.
     let (shutdown, abort) = shutdown_signals(args.duration)?;
     let config = args.config.path()?;
-    anyhow::ensure!(
-        config.is_file(),
-        "failed to read the checks file {}: no such file",
-        config.display()
-    );
-    let store = SqliteStore::open(&args.db)
-        .with_context(|| format!("failed to open the result store {}", args.db.display()))?;
+    let settings = Resolved::of(&args, super::settings_of(&config)?);
+    super::paths::database(&settings.db)?;
+    let store = SqliteStore::open(&settings.db)
+        .with_context(|| format!("failed to open the result store {}", settings.db.display()))?;
     // The database's size, growth and free disk, at every summary (webmon_local::disk).
     let disk_watch = tokio::spawn(webmon_local::disk::watch(
-        args.db.clone(),
+        settings.db.clone(),
         args.summary_every,
     ));
     let status = runner::status::RunStatus::default();
     let dashboard = match args.no_ui {
         true => None,
         false => Some(
-            super::dashboard::spawn_for_run(&store, status.clone(), args.bind, args.port).await?,
+            super::dashboard::spawn_for_run(&store, status.clone(), settings.bind, settings.port)
+                .await?,
         ),
     };
     let _target = match args.demo_target {
@@ -118,7 +161,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect();
     let policy = args.secrets.policy();
     let prober = Prober::new(ProbeOptions {
-        region: args.region.clone(),
+        region: settings.region.clone(),
         extra_roots_der,
         allow_private: args.allow_private,
         guard_exempt,
@@ -126,16 +169,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Default::default()
     });
     let options = RunnerOptions {
-        region: args.region.clone(),
-        concurrency: args.concurrency,
+        region: settings.region.clone(),
+        concurrency: settings.concurrency,
         secrets: policy,
         status,
         summary_interval: args.summary_every,
         ..Default::default()
     };
     let alerting =
-        super::alerts::start_for_run(&store, &config, &args.region, &options.secrets).await?;
-    tracing::info!(config = %config.display(), db = %args.db.display(), region = %args.region, "webmon run started (Ctrl-C to stop)");
+        super::alerts::start_for_run(&store, &config, &settings.region, &options.secrets).await?;
+    tracing::info!(config = %config.display(), db = %settings.db.display(), region = %settings.region, concurrency = settings.concurrency, "webmon run started (Ctrl-C to stop)");
     let summary = runner::run_until(
         config,
         prober,

@@ -2,7 +2,7 @@
 //! (`--source`, `--db`, the Timestream table, the InfluxDB database) and the one place
 //! that turns them into a [`ResultReader`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -12,6 +12,8 @@ use webmon_aws::timestream::query::TimestreamQuery;
 use webmon_aws::timestream::{TimestreamQueries, TimestreamReader, DATABASE_ENV, TABLE_ENV};
 use webmon_core::read::{AlertReader, ResultReader};
 use webmon_local::store::open_existing;
+
+use super::DEFAULT_DB;
 
 /// Which store to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -84,14 +86,10 @@ pub struct SourceArgs {
     /// Where to read results from.
     #[arg(long, value_enum, default_value = "sqlite")]
     pub source: Source,
-    /// SQLite database written by `webmon run` (with `--source sqlite`).
-    #[arg(
-        long,
-        default_value = "webmon.db",
-        env = "WEBMON_DB",
-        value_name = "FILE"
-    )]
-    pub db: PathBuf,
+    /// SQLite database written by `webmon run` (with `--source sqlite`) [default:
+    /// the `settings.db` of the checks file, else webmon.db].
+    #[arg(long, env = "WEBMON_DB", value_name = "FILE")]
+    pub db: Option<PathBuf>,
     /// The Timestream table (with `--source timestream`).
     #[command(flatten)]
     pub timestream: TimestreamArgs,
@@ -111,13 +109,31 @@ pub enum SqliteOpen {
 }
 
 impl SourceArgs {
+    /// The SQLite file: `--db` (or `WEBMON_DB`), else [`DEFAULT_DB`].
+    pub fn db_path(&self) -> PathBuf {
+        self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+    }
+
+    /// Takes `db` from the `settings:` block of a checks file unless `--db` or
+    /// `WEBMON_DB` gave one. A file with bad settings is refused (exit 2).
+    pub fn apply_settings(&mut self, config: &Path) -> anyhow::Result<()> {
+        if self.db.is_none() {
+            self.db = super::settings_of(config)?.db;
+        }
+        Ok(())
+    }
+
     /// Opens the chosen store for reading. A missing SQLite file is an error naming it
     /// (never created); a Timestream table name must follow the service's naming rule.
     /// The alert evaluator's state, which only the SQLite store of `webmon run` keeps
     /// (read-only, like the results).
     pub fn alerts(&self) -> anyhow::Result<Option<Arc<dyn AlertReader>>> {
         Ok(match self.source {
-            Source::Sqlite => Some(Arc::new(open_existing(&self.db)?)),
+            Source::Sqlite => {
+                let db = self.db_path();
+                super::paths::database(&db)?;
+                Some(Arc::new(open_existing(&db)?))
+            }
             Source::Timestream | Source::Influxdb => None,
         })
     }
@@ -127,7 +143,9 @@ impl SourceArgs {
             // Read-only either way: a report or a dashboard never writes the store.
             Source::Sqlite => {
                 let _ = sqlite;
-                Ok(Arc::new(open_existing(&self.db)?))
+                let db = self.db_path();
+                super::paths::database(&db)?;
+                Ok(Arc::new(open_existing(&db)?))
             }
             Source::Timestream => {
                 let t = &self.timestream;

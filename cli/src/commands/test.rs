@@ -44,12 +44,7 @@ pub struct Args {
 /// Runs `webmon test`.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let path = args.config.path()?;
-    if !path.is_file() {
-        return Err(super::bad_input(format!(
-            "failed to read the checks file {}: no such file",
-            path.display()
-        )));
-    }
+    super::paths::checks_file(&path)?;
     let policy = args.secrets.policy();
     let outcome = load_checks_file_with(&path, &policy);
     for e in &outcome.errors {

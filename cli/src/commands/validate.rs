@@ -6,7 +6,9 @@ use std::io::Read;
 use std::net::IpAddr;
 use std::process::ExitCode;
 
-use webmon_core::check::{locate, parse_checks_document_with, Check, ValidationError};
+use webmon_core::check::{
+    locate, locate_setting, parse_checks_document_with, Check, ValidationError,
+};
 
 use super::secrets::SecretArgs;
 
@@ -87,6 +89,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map_err(|e| super::bad_input(format!("failed to read the checks from stdin: {e}")))?;
         ("<stdin>".to_string(), text)
     } else {
+        super::paths::checks_file(&path)?;
         let text = std::fs::read_to_string(&path).map_err(|e| {
             super::bad_input(format!(
                 "failed to read the checks file {}: {e}",
@@ -101,7 +104,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         parse_checks_document_with(&text, &args.secrets.policy()),
     );
     let warnings = warnings(&outcome.checks, args.allow_private);
-    let position = |e: &ValidationError| locate(&text, &e.check_id, &e.field);
+    let position = |e: &ValidationError| {
+        if e.check_id == "<file>" && e.field.starts_with("settings") {
+            locate_setting(&text, &e.field)
+        } else {
+            locate(&text, &e.check_id, &e.field)
+        }
+    };
     if args.json {
         let ids: Vec<&str> = outcome.checks.iter().map(|c| c.id.as_str()).collect();
         let errors: Vec<serde_json::Value> = outcome

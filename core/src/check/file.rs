@@ -26,7 +26,13 @@ pub struct ChecksFile {
     /// Maintenance windows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub maintenance: Vec<serde_json::Value>,
+    /// How `webmon run` runs (validated by [`super::settings::parse_settings`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<serde_json::Value>,
 }
+
+/// The top-level key of the run settings ([`super::settings`]).
+const SETTINGS_KEY: &str = "settings";
 
 /// Top-level keys besides `checks`, read by `alert::load_alerting`.
 const ALERTING_KEYS: [&str; 3] = ["channels", "alert_defaults", "maintenance"];
@@ -127,10 +133,30 @@ pub fn load_checks_file_with(path: &Path, secrets: &SecretPolicy) -> LoadOutcome
                 "<file>",
                 "checks",
                 path.display(),
-                format!("cannot read the file: {e}"),
+                unreadable(path, &e),
             )],
         },
     }
+}
+
+/// Why a checks file cannot be read, in words: a directory, a missing file or a
+/// missing directory on its path are named as such.
+fn unreadable(path: &Path, e: &std::io::Error) -> String {
+    if path.is_dir() {
+        return "is a directory, not a checks file; give the YAML file itself".into();
+    }
+    if e.kind() == std::io::ErrorKind::NotFound {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.is_dir() {
+                return format!(
+                    "cannot read the file: the directory {} does not exist",
+                    parent.display()
+                );
+            }
+        }
+        return "cannot read the file: no such file".into();
+    }
+    format!("cannot read the file: {e}")
 }
 
 /// Parses a checks document held in memory, under the default [`SecretPolicy`].
@@ -164,16 +190,24 @@ pub fn parse_checks_document_with(text: &str, secrets: &SecretPolicy) -> LoadOut
     };
     for key in map.keys() {
         if key.as_str() != Some("checks")
+            && key.as_str() != Some(SETTINGS_KEY)
             && !key.as_str().is_some_and(|k| ALERTING_KEYS.contains(&k))
         {
             let name = key.as_str().unwrap_or("<non-string key>");
-            outcome.errors.push(ValidationError::new(
-                "<file>",
-                name,
-                name,
-                "unknown top-level field; expected `checks`, `channels`, `alert_defaults` or `maintenance`",
-            ));
+            let known = ["checks", SETTINGS_KEY].into_iter().chain(ALERTING_KEYS);
+            let reason = match super::did_you_mean(name, known) {
+                Some(guess) => format!("unknown top-level field; did you mean `{guess}`?"),
+                None => "unknown top-level field; expected `checks`, `settings`, `channels`, `alert_defaults` or `maintenance`".to_string(),
+            };
+            outcome
+                .errors
+                .push(ValidationError::new("<file>", name, name, reason));
         }
+    }
+    if let Some(settings) = map.get(SETTINGS_KEY) {
+        outcome
+            .errors
+            .extend(super::settings::parse_settings(settings).1);
     }
     let Some(items) = map.get("checks").and_then(|v| v.as_sequence()) else {
         outcome.errors.push(ValidationError::new(

@@ -10,6 +10,7 @@ mod locate;
 mod raw;
 mod retry;
 pub mod secret;
+mod settings;
 mod shape;
 mod status;
 mod validate;
@@ -26,6 +27,10 @@ pub use retry::{
     MAX_RETRY_DELAY_MS,
 };
 pub use secret::{SecretKind, SecretPolicy, SecretRef};
+pub use settings::{
+    load_settings, locate_setting, parse_settings, settings_of_document, RunSettings,
+    MAX_CONCURRENCY, SETTINGS_KEYS,
+};
 pub use shape::did_you_mean;
 pub use status::{StatusRange, StatusSet};
 pub use validate::{

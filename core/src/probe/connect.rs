@@ -214,7 +214,7 @@ pub(crate) async fn open(
     let tls_stream = connector.connect(server_name, tcp).await.map_err(|e| {
         Failure::new(
             ErrorClass::Tls,
-            format!("failed TLS handshake with {host_text} ({remote_ip}): {e}"),
+            super::tls::handshake_message(&host_text, &remote_ip.to_string(), &e.to_string()),
         )
     })?;
     let tls_ms = ms_since(t);
