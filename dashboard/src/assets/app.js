@@ -366,8 +366,17 @@
     var opts = {
       width: Math.max(320, container.clientWidth),
       height: 320,
-      scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
+      // The time axis spans the selected window, not just the data in it (a zoom still
+      // narrows it).
+      scales: { x: { time: true, range: function () { return [series.window.from_ms / 1000, series.window.to_ms / 1000]; } }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
       axes: [{}, { label: "latency (ms)", size: 60 }],
+      hooks: {
+        setScale: [function (u, key) {
+          if (key !== "x") return;
+          container.setAttribute("data-x-min", String(u.scales.x.min));
+          container.setAttribute("data-x-max", String(u.scales.x.max));
+        }],
+      },
       series: [{}].concat(regions.map(function (r, i) {
         return {
           label: r.region,
@@ -389,10 +398,6 @@
       }]),
     };
     plot = new uPlot(opts, data, container);
-    // The time axis spans the selected window, not just the data in it.
-    plot.setScale("x", { min: series.window.from_ms / 1000, max: series.window.to_ms / 1000 });
-    container.setAttribute("data-x-min", String(plot.scales.x.min));
-    container.setAttribute("data-x-max", String(plot.scales.x.max));
     container.setAttribute("data-series-count", String(regions.length));
     container.setAttribute("data-series-labels", regions.map(function (r) { return r.region; }).join(","));
   }
