@@ -88,7 +88,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dashboard = match args.no_ui {
         true => None,
         false => Some(
-            super::dashboard::spawn_for_run(&store, status.clone(), args.bind, args.port).await?,
+            super::dashboard::spawn_for_run(&store, status.clone(), &config, args.bind, args.port)
+                .await?,
         ),
     };
     let _target = match args.demo_target {
