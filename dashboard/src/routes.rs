@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -14,11 +14,23 @@ use hyper::Request;
 use serde::Serialize;
 
 use super::assets;
-use super::catalog::annotate;
-use super::server::{State, OVERVIEW_CACHE};
+use super::catalog::{annotate, by_id};
+use super::public::{empty_history, status_view};
+use super::server::{State, OVERVIEW_CACHE, UPTIME_CACHE};
+use super::{badge, metrics};
 use webmon_core::ports::PortError;
 use webmon_core::read::model::{Window, DEFAULT_FAILURE_LIMIT, MAX_FAILURE_LIMIT};
-use webmon_core::read::{AlertView, Overview};
+use webmon_core::read::{AlertView, Overview, Uptime};
+use webmon_core::report::derive;
+
+/// Days of uptime history when a request names none, and the most it may ask for.
+pub const UPTIME_DAYS: u32 = 90;
+/// The window of a badge when a request names none.
+pub const BADGE_SINCE: &str = "24h";
+/// The window of `/metrics` and of the status page's states.
+pub const RECENT: &str = "1h";
+/// How long a client may reuse a badge.
+const BADGE_CACHE: &str = "public, max-age=300";
 
 type Reply = Response<Full<Bytes>>;
 
@@ -110,8 +122,8 @@ fn host_allowed(req: &Request<Incoming>, state: &State) -> bool {
 }
 
 /// A request from another site's page (`Sec-Fetch-Site: cross-site`), other than a
-/// navigation to one of the pages: a link to the dashboard works, a script elsewhere
-/// reading its API does not.
+/// navigation to one of the pages or a badge: a link to the dashboard works, a badge in
+/// a README shows, a script elsewhere reading its API does not.
 fn cross_site(req: &Request<Incoming>) -> bool {
     let header = |name: &str| {
         req.headers()
@@ -122,7 +134,12 @@ fn cross_site(req: &Request<Incoming>) -> bool {
     if header("sec-fetch-site").as_deref() != Some("cross-site") {
         return false;
     }
-    let page = req.uri().path() == "/" || req.uri().path().starts_with("/check/");
+    let path = req.uri().path();
+    // Badges are made to be shown on other sites' pages (a README).
+    if path.starts_with("/badge/") {
+        return false;
+    }
+    let page = path == "/" || path == "/status" || path.starts_with("/check/");
     !(page && header("sec-fetch-mode").as_deref() == Some("navigate"))
 }
 
@@ -160,6 +177,12 @@ pub(crate) async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<
         .unwrap_or_default();
     let path = req.uri().path();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if state.status_only && !status_page_path(&segments) {
+        return Ok(error(
+            StatusCode::NOT_FOUND,
+            &format!("no page at {path:?}"),
+        ));
+    }
     Ok(match segments.as_slice() {
         [""] => reply(
             StatusCode::OK,
@@ -173,6 +196,14 @@ pub(crate) async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<
             "no-cache",
             assets::CHECK_HTML,
         ),
+        ["status"] => reply(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            "no-cache",
+            assets::STATUS_HTML,
+        ),
+        ["badge", id, file] if valid_check_id(id) => badge_reply(id, file, &query, &state).await,
+        ["metrics"] => metrics_reply(&state).await,
         ["assets", name] => match assets::get(name) {
             Some((content_type, body)) => {
                 reply(StatusCode::OK, content_type, "public, max-age=3600", body)
@@ -230,7 +261,36 @@ async fn api(segments: &[&str], query: &HashMap<String, String>, state: &State) 
                 },
             ),
         },
+        ["uptime"] => match uptime_days(query) {
+            Ok(days) => uptime(state, days)
+                .await
+                .map_or_else(port_error, |v| json(StatusCode::OK, &v)),
+            Err(reason) => error(StatusCode::BAD_REQUEST, &reason),
+        },
+        ["status"] => status(state)
+            .await
+            .map_or_else(port_error, |v| json(StatusCode::OK, &v)),
         ["checks", id, what] if valid_check_id(id) => match *what {
+            "uptime" => match uptime_days(query) {
+                Ok(days) => uptime(state, days).await.map_or_else(port_error, |u| {
+                    let mine = u.checks.iter().find(|c| c.check_id == *id);
+                    let mine = mine.cloned().unwrap_or_else(|| empty_history(id, &u));
+                    json(StatusCode::OK, &mine)
+                }),
+                Err(reason) => error(StatusCode::BAD_REQUEST, &reason),
+            },
+            "settings" => {
+                let configured = by_id(state.catalog.as_ref());
+                let value = match configured.get(*id) {
+                    Some(c) => {
+                        let mut v = serde_json::to_value(c).unwrap_or_default();
+                        v["configured"] = true.into();
+                        v
+                    }
+                    None => serde_json::json!({ "check_id": id, "configured": false }),
+                };
+                json(StatusCode::OK, &value)
+            }
             "series" => source
                 .series(id, window)
                 .await
@@ -263,6 +323,119 @@ async fn api(segments: &[&str], query: &HashMap<String, String>, state: &State) 
             StatusCode::NOT_FOUND,
             &format!("no API endpoint /api/{}", segments.join("/")),
         ),
+    }
+}
+
+/// The paths served in status-only mode: the status page, its data and script, and
+/// the health check.
+fn status_page_path(segments: &[&str]) -> bool {
+    matches!(
+        segments,
+        ["status"] | ["api", "status"] | ["healthz"] | ["assets", "app.js" | "style.css"]
+    )
+}
+
+/// `days` of an uptime request: 1 to [`UPTIME_DAYS`], default [`UPTIME_DAYS`].
+fn uptime_days(query: &HashMap<String, String>) -> Result<u32, String> {
+    match query.get("days").map(|d| d.parse::<u32>()) {
+        None => Ok(UPTIME_DAYS),
+        Some(Ok(n)) if (1..=UPTIME_DAYS).contains(&n) => Ok(n),
+        Some(_) => Err(format!("days must be a number from 1 to {UPTIME_DAYS}")),
+    }
+}
+
+/// The daily uptime of every check over `days`, read from the raw samples at most once
+/// per [`UPTIME_CACHE`] (requests arriving meanwhile wait and share the answer).
+async fn uptime(state: &State, days: u32) -> Result<Uptime, PortError> {
+    let mut cached = state.uptime.lock().await;
+    if let Some((at, cached_days, uptime)) = cached.as_ref() {
+        if *cached_days == days && at.elapsed() < UPTIME_CACHE {
+            return Ok(uptime.clone());
+        }
+    }
+    let now = state.clock.now_ms();
+    let samples = state
+        .source
+        .samples(Uptime::window(days, now), None)
+        .await?;
+    let fresh = derive::daily_uptime(&samples, days, now);
+    *cached = Some((std::time::Instant::now(), days, fresh.clone()));
+    Ok(fresh)
+}
+
+/// `/api/status`: the public checks' states and histories and their open incidents.
+async fn status(state: &State) -> Result<super::public::StatusView, PortError> {
+    let now = state.clock.now_ms();
+    let window = Window::since(Some(RECENT), now).map_err(PortError::Permanent)?;
+    let recent = overview(state, window, RECENT.to_string()).await?;
+    let annotated = annotate(&recent, state.catalog.as_ref(), now);
+    let history = uptime(state, UPTIME_DAYS).await?;
+    let alerts = match &state.alerts {
+        // Incidents open now (the evaluator lists those whatever the time asked).
+        Some(reader) => Some(reader.alerts(now).await?),
+        None => None,
+    };
+    let configured = by_id(state.catalog.as_ref());
+    Ok(status_view(
+        &state.public,
+        &configured,
+        &annotated,
+        &history,
+        alerts.as_ref(),
+    ))
+}
+
+/// `/badge/{id}/uptime.svg` and `/badge/{id}/latency.svg` over `since` (default
+/// [`BADGE_SINCE`]).
+async fn badge_reply(
+    id: &str,
+    file: &str,
+    query: &HashMap<String, String>,
+    state: &State,
+) -> Reply {
+    let since = query.get("since").map_or(BADGE_SINCE, String::as_str);
+    let window = match Window::since(Some(since), state.clock.now_ms()) {
+        Ok(w) => w,
+        Err(reason) => return error(StatusCode::BAD_REQUEST, &reason),
+    };
+    let draw: fn(&[webmon_core::read::Sample], &str) -> String = match file {
+        "uptime.svg" => badge::uptime,
+        "latency.svg" => badge::latency,
+        _ => return error(StatusCode::NOT_FOUND, &format!("no badge named {file:?}")),
+    };
+    match state.source.samples(window, Some(id)).await {
+        Ok(samples) => {
+            let mut res = reply(
+                StatusCode::OK,
+                "image/svg+xml",
+                BADGE_CACHE,
+                draw(&samples, since.trim()),
+            );
+            res.headers_mut().insert(
+                HeaderName::from_static("cross-origin-resource-policy"),
+                HeaderValue::from_static("cross-origin"),
+            );
+            res
+        }
+        Err(e) => port_error(e),
+    }
+}
+
+/// `/metrics`: the last [`RECENT`] per check and region, Prometheus text format.
+async fn metrics_reply(state: &State) -> Reply {
+    let now = state.clock.now_ms();
+    let window = match Window::since(Some(RECENT), now) {
+        Ok(w) => w,
+        Err(reason) => return error(StatusCode::INTERNAL_SERVER_ERROR, &reason),
+    };
+    match state.source.samples(window, None).await {
+        Ok(samples) => reply(
+            StatusCode::OK,
+            metrics::CONTENT_TYPE,
+            "no-store",
+            metrics::render(&samples, window),
+        ),
+        Err(e) => port_error(e),
     }
 }
 

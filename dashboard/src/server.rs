@@ -18,9 +18,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::catalog::CheckCatalog;
+use super::public::PublicChecks;
 use super::routes;
 use webmon_core::ports::{Clock, SystemClock};
-use webmon_core::read::{AlertReader, Overview, ResultReader};
+use webmon_core::read::{AlertReader, Overview, ResultReader, Uptime};
 
 /// How long open connections get to finish once shutdown is asked for.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -30,6 +31,10 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an overview is reused: concurrent and repeated requests within it share one
 /// store query.
 pub const OVERVIEW_CACHE: Duration = Duration::from_secs(2);
+
+/// How long a daily uptime history is reused: it is read from raw samples of many
+/// days, and a day's figure barely moves within a minute.
+pub const UPTIME_CACHE: Duration = Duration::from_secs(60);
 
 /// What [`serve_with`] takes besides the listener and the source.
 #[derive(Clone)]
@@ -41,6 +46,11 @@ pub struct ServeOptions {
     /// The alert evaluator's state, when the store keeps it (the SQLite store of
     /// `webmon run`): each check's alert level and its incident history.
     pub alerts: Option<Arc<dyn AlertReader>>,
+    /// The checks the public status page (`/status`) shows; none by default.
+    pub public: PublicChecks,
+    /// Serve only the status page, its assets and `/healthz` (everything else is 404),
+    /// for exposing the status page where the dashboard must not be.
+    pub status_only: bool,
 }
 
 impl Default for ServeOptions {
@@ -49,12 +59,17 @@ impl Default for ServeOptions {
             clock: Arc::new(SystemClock),
             catalog: None,
             alerts: None,
+            public: PublicChecks::default(),
+            status_only: false,
         }
     }
 }
 
 /// A cached overview: when it was read, for which `since`, and the overview.
 pub(crate) type OverviewCache = tokio::sync::Mutex<Option<(std::time::Instant, String, Overview)>>;
+
+/// A cached uptime history: when it was read, for how many days, and the history.
+pub(crate) type UptimeCache = tokio::sync::Mutex<Option<(std::time::Instant, u32, Uptime)>>;
 
 /// What every request handler shares.
 pub(crate) struct State {
@@ -64,6 +79,12 @@ pub(crate) struct State {
     pub(crate) alerts: Option<Arc<dyn AlertReader>>,
     /// Held while the overview is read, so concurrent requests wait for one query.
     pub(crate) overview: OverviewCache,
+    /// Held while the uptime history is read, like `overview`.
+    pub(crate) uptime: UptimeCache,
+    /// The checks the status page shows.
+    pub(crate) public: PublicChecks,
+    /// Whether only the status page is served.
+    pub(crate) status_only: bool,
     /// Host names accepted in the `Host` header; `None` accepts any. Set when bound to
     /// loopback, so a web page elsewhere cannot read the dashboard through DNS rebinding.
     pub(crate) allowed_hosts: Option<Vec<String>>,
@@ -112,7 +133,8 @@ pub async fn serve_with_clock(
     serve_with(listener, source, options, shutdown).await
 }
 
-/// [`serve`] with its options: the clock and the configured checks.
+/// [`serve`] with its options: the clock, the configured checks, the alert state and
+/// the status page's checks.
 pub async fn serve_with(
     listener: TcpListener,
     source: Arc<dyn ResultReader>,
@@ -126,6 +148,9 @@ pub async fn serve_with(
         catalog: options.catalog,
         alerts: options.alerts,
         overview: tokio::sync::Mutex::new(None),
+        uptime: tokio::sync::Mutex::new(None),
+        public: options.public,
+        status_only: options.status_only,
         allowed_hosts: allowed_hosts(local),
     });
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -1,6 +1,7 @@
 //! The dashboard in a real headless browser (Debian's `chromium`): the overview lists
-//! the checks, a check page draws a uPlot chart with one series per region, and
-//! failure messages are shown as text, never as markup.
+//! the checks with their summary, uptime bars, search and tag filter, a check page draws
+//! a uPlot chart with one series per region over the selected window, failure messages
+//! are shown as text, never as markup, and the status page lists the public checks.
 //!
 //! Needs `/usr/bin/chromium` (`apt-get install -y chromium`); fails with that hint when
 //! it is missing. Set `WEBMON_UPDATE_SCREENSHOTS=1` to refresh `docs/screenshot-*.png`.
@@ -11,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dashboard_support::{Running, REGIONS};
+use dashboard_support::{Running, Setup, REGIONS};
+use webmon_dashboard::{ConfiguredCheck, PublicChecks};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
@@ -144,11 +146,32 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
+/// `api` (team core) and `web` (team web), both public.
+fn setup() -> Setup {
+    let check = |id: &str, team: &str| ConfiguredCheck {
+        id: id.to_string(),
+        url: format!("https://{id}.example.test/health"),
+        interval_ms: 30_000,
+        method: "GET".into(),
+        requests: 5,
+        timeout_ms: 10_000,
+        regions: vec![],
+        tags: [("team".to_string(), team.to_string())].into(),
+    };
+    Setup {
+        catalog: Some(vec![check("api", "core"), check("web", "web")]),
+        public: PublicChecks::parse(["api", "web"]),
+        ..Default::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overview_and_check_page_render_in_chromium() {
     chromium();
-    // The page computes "ago" from the browser's clock: seed around the real now.
-    let app = Running::start(now_ms()).await;
+    // The page computes "ago" from the browser's clock: seed around the real now (on a
+    // whole second, so the chart's window is a whole number of seconds).
+    let now = now_ms() / 1000 * 1000;
+    let app = Running::start_with(now, setup()).await;
 
     let overview = browse_async(app.url("/"), vec!["--dump-dom".into()]).await;
     assert!(
@@ -175,6 +198,49 @@ async fn overview_and_check_page_render_in_chromium() {
         overview.contains("degraded"),
         "web should be degraded:\n{overview}"
     );
+    // 2 checks: 1 up, 0 down, 1 degraded, 0 stale, 0 pending; the degraded one first.
+    assert!(
+        overview.contains(r#"data-summary="2:1,0,1,0,0""#),
+        "summary missing:\n{overview}"
+    );
+    assert!(overview.contains("2 checks</span>: 1 up, 0 down, 1 degraded, 0 stale, 0 pending"));
+    assert!(
+        overview.contains(r#"data-check-order="web,api""#),
+        "web (degraded) should come first"
+    );
+    // 90 daily bars per check, today's the only one with data.
+    assert_eq!(
+        overview
+            .matches(r#"data-day-count="90" data-no-data-count="89""#)
+            .count(),
+        2,
+        "uptime bars missing:\n{overview}"
+    );
+    assert!(
+        overview.contains(r#"<span class="good" title=""#),
+        "today's api bar is green"
+    );
+    assert!(
+        overview.contains(r#"<span class="poor" title=""#),
+        "today's web bar (96.11 %) is amber"
+    );
+    assert!(
+        overview.contains(": 96.11% (173 of 180 passed)"),
+        "tooltip figure missing"
+    );
+
+    // Search and tag filter.
+    let searched = browse_async(app.url("/?q=API.example"), vec!["--dump-dom".into()]).await;
+    assert!(
+        searched.contains(r#"data-check-order="api""#),
+        "search by URL:\n{searched}"
+    );
+    let tagged = browse_async(app.url("/?tag=team%3Dweb"), vec!["--dump-dom".into()]).await;
+    assert!(
+        tagged.contains(r#"data-check-order="web""#),
+        "tag filter:\n{tagged}"
+    );
+    assert!(tagged.contains(r#"<option value="team=web">team=web</option>"#));
 
     let check = browse_async(app.url("/check/web"), vec!["--dump-dom".into()]).await;
     assert!(
@@ -210,11 +276,50 @@ async fn overview_and_check_page_render_in_chromium() {
         check.contains("status 503 is not accepted"),
         "503 failure missing"
     );
+    // The time axis spans the window (1 h), settings and bars are shown.
+    let from_s = (now - 3_600_000) / 1000;
+    assert!(
+        check.contains(&format!(
+            r#"data-x-min="{from_s}" data-x-max="{}""#,
+            now / 1000
+        )),
+        "chart axis does not follow the window:\n{check}"
+    );
+    assert!(
+        check.contains(r#"data-configured="true""#),
+        "settings missing"
+    );
+    assert!(
+        check.contains(">https://web.example.test/health<"),
+        "URL missing"
+    );
+    assert!(check.contains("<td>team=web</td>"), "tags missing");
+    assert!(
+        check.contains(r#"class="uptime wide" data-day-count="90""#),
+        "bars missing"
+    );
+
+    let status = browse_async(app.url("/status"), vec!["--dump-dom".into()]).await;
+    assert!(
+        status.contains(r#"data-check-count="2""#),
+        "status page did not render:\n{status}"
+    );
+    assert!(
+        status.contains("1 of 2 services have problems"),
+        "headline:\n{status}"
+    );
+    assert!(status.contains(r#"data-state="degraded""#));
+    assert_eq!(status.matches(r#"data-day-count="90""#).count(), 2);
+    assert!(
+        !status.contains("example.test"),
+        "the status page shows a URL"
+    );
 
     let (dir, _keep) = screenshot_dir();
     for (page, file) in [
         ("/check/web", "screenshot-check.png"),
         ("/", "screenshot-overview.png"),
+        ("/status", "screenshot-status.png"),
     ] {
         let path = dir.join(file);
         let args = vec![

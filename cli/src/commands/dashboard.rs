@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use webmon_core::read::ResultReader;
-use webmon_dashboard::{CheckCatalog, ConfiguredCheck, ServeOptions};
+use webmon_dashboard::{CheckCatalog, ConfiguredCheck, PublicChecks, ServeOptions};
 use webmon_local::runner::status::RunStatus;
 use webmon_local::store::SqliteStore;
 
@@ -32,20 +32,70 @@ pub struct Args {
     /// store when neither `--db` nor `WEBMON_DB` does.
     #[arg(long, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
+    /// Checks the public status page (`/status`) shows: a check id, or `KEY=VALUE` for
+    /// every configured check with that tag (needs `--config`). Repeat it or separate
+    /// with commas. Without it the status page lists no check.
+    #[arg(long, value_name = "ID|KEY=VALUE", value_delimiter = ',')]
+    status_public: Vec<String>,
+    /// Serve only the public status page (`/status`, its data and assets, `/healthz`):
+    /// no URL, error message or other page is reachable, so it is safe to expose.
+    #[arg(long)]
+    status_only: bool,
 }
 
-/// The checks `webmon run` is running, for its dashboard.
-struct RunCatalog(RunStatus);
+/// The enabled checks of the checks file at `path`, with their settings.
+fn configured_checks(path: &std::path::Path) -> Vec<ConfiguredCheck> {
+    webmon_core::check::load_checks_file(path)
+        .checks
+        .iter()
+        .filter(|c| c.enabled)
+        .map(ConfiguredCheck::from)
+        .collect()
+}
+
+/// The checks `webmon run` is running, for its dashboard: the runner's set, each with
+/// its settings from the checks file (read again only when the file changes).
+struct RunCatalog {
+    status: RunStatus,
+    config: std::path::PathBuf,
+    /// The checks file's modification time and length when last read, and its checks.
+    settings: std::sync::Mutex<Option<(FileStamp, Vec<ConfiguredCheck>)>>,
+}
+
+/// What says a file changed: its modification time and length.
+type FileStamp = (Option<std::time::SystemTime>, u64);
+
+impl RunCatalog {
+    fn settings(&self) -> Vec<ConfiguredCheck> {
+        let stamp = std::fs::metadata(&self.config)
+            .map(|m| (m.modified().ok(), m.len()))
+            .unwrap_or((None, 0));
+        let mut cached = self.settings.lock().unwrap_or_else(|p| p.into_inner());
+        match cached.as_ref() {
+            Some((at, checks)) if *at == stamp => checks.clone(),
+            _ => {
+                let checks = configured_checks(&self.config);
+                *cached = Some((stamp, checks.clone()));
+                checks
+            }
+        }
+    }
+}
 
 impl CheckCatalog for RunCatalog {
     fn checks(&self) -> Vec<ConfiguredCheck> {
-        self.0
+        let settings = self.settings();
+        self.status
             .snapshot()
             .into_iter()
-            .map(|c| ConfiguredCheck {
-                id: c.id,
-                url: c.url,
-                interval_ms: c.interval_ms,
+            .map(|c| {
+                let known = settings.iter().find(|s| s.id == c.id && s.url == c.url);
+                known.cloned().unwrap_or(ConfiguredCheck {
+                    id: c.id,
+                    url: c.url,
+                    interval_ms: c.interval_ms,
+                    ..Default::default()
+                })
             })
             .collect()
     }
@@ -84,10 +134,12 @@ impl RunDashboard {
 }
 
 /// Binds `ip:port` and serves the dashboard from `store` in the background, for
-/// `webmon run` (`--port`, `--bind`; `--no-ui` skips this).
+/// `webmon run` (`--port`, `--bind`; `--no-ui` skips this). `config` is the checks file
+/// being run, where the dashboard reads each check's settings.
 pub async fn spawn_for_run(
     store: &SqliteStore,
     status: RunStatus,
+    config: &std::path::Path,
     ip: IpAddr,
     port: u16,
 ) -> anyhow::Result<RunDashboard> {
@@ -99,7 +151,11 @@ pub async fn spawn_for_run(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let source: Arc<dyn ResultReader> = Arc::new(store.clone());
     let options = ServeOptions {
-        catalog: Some(Arc::new(RunCatalog(status))),
+        catalog: Some(Arc::new(RunCatalog {
+            status,
+            config: config.to_path_buf(),
+            settings: std::sync::Mutex::new(None),
+        })),
         alerts: Some(Arc::new(store.clone())),
         ..Default::default()
     };
@@ -120,28 +176,24 @@ pub async fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         args.store.apply_settings(config)?;
     }
     let source = args.store.open(SqliteOpen::Existing).await?;
-    let catalog: Option<Arc<dyn CheckCatalog>> = match &args.config {
-        Some(path) => {
-            let outcome = webmon_core::check::load_checks_file(path);
-            let checks: Vec<ConfiguredCheck> = outcome
-                .checks
-                .iter()
-                .filter(|c| c.enabled)
-                .map(|c| ConfiguredCheck {
-                    id: c.id.clone(),
-                    url: c.url.to_string(),
-                    interval_ms: c.interval.seconds() as i64 * 1000,
-                })
-                .collect();
-            Some(Arc::new(checks))
-        }
-        None => None,
-    };
+    let catalog: Option<Arc<dyn CheckCatalog>> = args
+        .config
+        .as_deref()
+        .map(|path| Arc::new(configured_checks(path)) as Arc<dyn CheckCatalog>);
+    let public = PublicChecks::parse(args.status_public.iter().map(String::as_str));
+    anyhow::ensure!(
+        public.tags.is_empty() || catalog.is_some(),
+        "--status-public with KEY=VALUE selects checks by their tags: give the checks file with --config"
+    );
     let listener = bind(args.bind, args.port).await?;
     let local = listener
         .local_addr()
         .context("failed to read the dashboard's address")?;
-    println!("webmon dashboard on http://{local}/ (Ctrl-C to stop)");
+    if args.status_only {
+        println!("webmon status page on http://{local}/status (Ctrl-C to stop)");
+    } else {
+        println!("webmon dashboard on http://{local}/ (Ctrl-C to stop)");
+    }
     let shutdown = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::warn!(error = %e, "failed to listen for Ctrl-C; stop the process to exit");
@@ -151,6 +203,8 @@ pub async fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     let options = ServeOptions {
         catalog,
         alerts: args.store.alerts()?,
+        public,
+        status_only: args.status_only,
         ..Default::default()
     };
     webmon_dashboard::serve_with(listener, source, options, shutdown)

@@ -135,7 +135,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dashboard = match args.no_ui {
         true => None,
         false => Some(
-            super::dashboard::spawn_for_run(&store, status.clone(), settings.bind, settings.port)
+            super::dashboard::spawn_for_run(
+                &store,
+                status.clone(),
+                &config,
+                settings.bind,
+                settings.port,
+            )
                 .await?,
         ),
     };

@@ -12,7 +12,7 @@ mod sample;
 use futures::future::BoxFuture;
 
 pub use alerts::{AlertReader, AlertView, CheckLevel, IncidentRecord};
-pub use model::{Failures, Overview, Phases, Series, Window};
+pub use model::{CheckUptime, DayUptime, Failures, Overview, Phases, Series, Uptime, Window};
 pub use sample::Sample;
 
 use crate::ports::PortError;

@@ -249,6 +249,62 @@ pub struct Failures {
     pub failures: Vec<Failure>,
 }
 
+/// One UTC day, in milliseconds.
+pub const DAY_MS: i64 = 24 * 3600 * 1000;
+/// Most days an uptime history may cover.
+pub const MAX_UPTIME_DAYS: u32 = 366;
+
+/// The executions of one check on one UTC day, all regions together.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DayUptime {
+    /// Start of the day (00:00 UTC), Unix milliseconds.
+    pub day_ms: i64,
+    /// Executions scheduled that day.
+    pub samples: u64,
+    /// Executions that passed.
+    pub passed: u64,
+    /// `passed / samples`, in percent; `None` when the day has no executions.
+    pub availability_pct: Option<f64>,
+}
+
+/// The daily availability of one check, oldest day first, one entry per day.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckUptime {
+    /// Check id.
+    pub check_id: String,
+    /// Executions over every day together.
+    pub samples: u64,
+    /// Passed executions over every day together.
+    pub passed: u64,
+    /// `passed / samples` over every day, in percent; `None` without executions.
+    pub availability_pct: Option<f64>,
+    /// One entry per UTC day of the history, oldest first.
+    pub days: Vec<DayUptime>,
+}
+
+/// Daily availability of every check with executions in the history, sorted by id.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Uptime {
+    /// From the start of the first day to now.
+    pub window: Window,
+    /// Days covered (the last one is today, still running).
+    pub days: u32,
+    /// Per check, sorted by id.
+    pub checks: Vec<CheckUptime>,
+}
+
+impl Uptime {
+    /// The window of a history of `days` UTC days ending at `now_ms`: from 00:00 UTC
+    /// `days - 1` days before today to `now_ms`.
+    pub fn window(days: u32, now_ms: i64) -> Window {
+        let today = now_ms - now_ms.rem_euclid(DAY_MS);
+        Window {
+            from_ms: today - (i64::from(days.max(1)) - 1) * DAY_MS,
+            to_ms: now_ms,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

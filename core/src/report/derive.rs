@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use super::Sample;
 use super::{percentile, summarize};
 use crate::read::model::{
-    CheckOverview, Failure, Failures, Health, LastResult, Overview, Phases, RegionOverview,
-    RegionPhases, RegionSeries, Series, Window,
+    CheckOverview, CheckUptime, DayUptime, Failure, Failures, Health, LastResult, Overview, Phases,
+    RegionOverview, RegionPhases, RegionSeries, Series, Uptime, Window, DAY_MS,
 };
 
 fn in_window(window: &Window, at_ms: i64) -> bool {
@@ -184,6 +184,62 @@ pub fn failures(samples: &[Sample], check_id: &str, window: Window, limit: usize
     }
 }
 
+fn availability_pct(samples: u64, passed: u64) -> Option<f64> {
+    (samples > 0).then(|| passed as f64 * 100.0 / samples as f64)
+}
+
+/// Daily availability over the `days` UTC days ending at `now_ms` (see
+/// [`Uptime::window`]): per check, one entry per day, all regions counted together;
+/// a day without executions has no availability. Read from raw samples: a store with
+/// a daily rollup would return the same figures from it.
+pub fn daily_uptime(samples: &[Sample], days: u32, now_ms: i64) -> Uptime {
+    let days = days.max(1);
+    let window = Uptime::window(days, now_ms);
+    // check -> day index -> (samples, passed)
+    let mut counts: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
+    for s in samples
+        .iter()
+        .filter(|s| in_window(&window, s.scheduled_at_ms))
+    {
+        let index = ((s.scheduled_at_ms - window.from_ms) / DAY_MS) as usize;
+        let per_day = counts
+            .entry(s.check_id.as_str())
+            .or_insert_with(|| vec![(0, 0); days as usize]);
+        per_day[index].0 += 1;
+        if s.available {
+            per_day[index].1 += 1;
+        }
+    }
+    let checks = counts
+        .into_iter()
+        .map(|(check_id, per_day)| {
+            let samples = per_day.iter().map(|d| d.0).sum();
+            let passed = per_day.iter().map(|d| d.1).sum();
+            CheckUptime {
+                check_id: check_id.to_string(),
+                samples,
+                passed,
+                availability_pct: availability_pct(samples, passed),
+                days: per_day
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (samples, passed))| DayUptime {
+                        day_ms: window.from_ms + i as i64 * DAY_MS,
+                        samples,
+                        passed,
+                        availability_pct: availability_pct(samples, passed),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Uptime {
+        window,
+        days,
+        checks,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +288,47 @@ mod tests {
         let s = series(&all, "api", window);
         assert_eq!(s.regions[0].failures.iter().sum::<u64>(), 1);
         assert!(series(&all, "web", window).regions.is_empty());
+    }
+
+    #[test]
+    fn daily_uptime_has_one_entry_per_utc_day() {
+        let now = 10 * DAY_MS + 3_600_000;
+        let mut all = vec![
+            sample("eu", 10 * DAY_MS, 10.0, true),
+            sample("us", 10 * DAY_MS + 1, 10.0, false),
+            sample("eu", 9 * DAY_MS - 1, 10.0, true),
+            sample("eu", 8 * DAY_MS, 10.0, true),
+            // Before the first day and after now: left out.
+            sample("eu", 8 * DAY_MS - 1, 10.0, false),
+            sample("eu", now + 1, 10.0, false),
+        ];
+        all[2].check_id = "web".into();
+        let u = daily_uptime(&all, 3, now);
+        assert_eq!(
+            u.window,
+            Window {
+                from_ms: 8 * DAY_MS,
+                to_ms: now
+            }
+        );
+        assert_eq!(u.checks.len(), 2);
+        let api = &u.checks[0];
+        assert_eq!((api.samples, api.passed), (3, 2));
+        let figures: Vec<(i64, u64, Option<f64>)> = api
+            .days
+            .iter()
+            .map(|d| (d.day_ms, d.samples, d.availability_pct))
+            .collect();
+        assert_eq!(
+            figures,
+            [
+                (8 * DAY_MS, 1, Some(100.0)),
+                (9 * DAY_MS, 0, None),
+                (10 * DAY_MS, 2, Some(50.0))
+            ]
+        );
+        let web = &u.checks[1];
+        assert_eq!(web.days[0].samples, 1);
+        assert_eq!(web.days[1].availability_pct, None);
     }
 }

@@ -74,6 +74,7 @@
 
   function setupSince(onChange) {
     var select = document.getElementById("since");
+    if (!select) return;
     if (!Array.prototype.some.call(select.options, function (o) { return o.value === since; })) {
       select.appendChild(el("option", { value: since, text: since }));
     }
@@ -86,7 +87,97 @@
     });
   }
 
+  // ---- uptime bars ----------------------------------------------------------------
+
+  // The class of a day's availability: the same thresholds as the badges.
+  function uptimeClass(pctValue) {
+    if (pctValue === null || pctValue === undefined) return "none";
+    if (pctValue >= 99.9) return "good";
+    if (pctValue >= 99) return "fair";
+    if (pctValue >= 95) return "poor";
+    return "bad";
+  }
+
+  function day(dayMs) {
+    return new Date(dayMs).toISOString().slice(0, 10);
+  }
+
+  // One bar per UTC day, coloured by availability, its figure in the tooltip.
+  function uptimeBars(history, wide) {
+    var bars = el("div", { className: "uptime" + (wide ? " wide" : "") });
+    var noData = 0;
+    history.days.forEach(function (d) {
+      var cls = uptimeClass(d.availability_pct);
+      if (cls === "none") noData += 1;
+      var tip = cls === "none" ? day(d.day_ms) + ": no data"
+        : day(d.day_ms) + ": " + pct(d.availability_pct) + " (" + d.passed + " of " + d.samples + " passed)";
+      var bar = el("span", { className: cls, title: tip });
+      bar.setAttribute("data-day", day(d.day_ms));
+      bars.appendChild(bar);
+    });
+    bars.setAttribute("data-day-count", String(history.days.length));
+    bars.setAttribute("data-no-data-count", String(noData));
+    return bars;
+  }
+
+  function emptyHistory(days, fromMs) {
+    var list = [];
+    for (var i = 0; i < days; i++) list.push({ day_ms: fromMs + i * 86400000, samples: 0, passed: 0, availability_pct: null });
+    return { days: list };
+  }
+
   // ---- overview -------------------------------------------------------------------
+
+  var STATE_ORDER = { down: 0, degraded: 1, stale: 2, pending: 3, up: 4 };
+  var tagFilter = params.get("tag") || "";
+  var lastOverview = null;
+
+  function tagText(tags) {
+    return Object.keys(tags || {}).sort().map(function (k) { return k + "=" + tags[k]; });
+  }
+
+  function renderSummary(summary) {
+    var p = document.getElementById("summary");
+    p.textContent = "";
+    var parts = ["up", "down", "degraded", "stale", "pending"];
+    p.appendChild(el("span", { className: "count", text: summary.total + " checks" }));
+    p.appendChild(document.createTextNode(": " + parts.map(function (k) { return summary[k] + " " + k; }).join(", ")));
+    p.setAttribute("data-summary", summary.total + ":" + parts.map(function (k) { return summary[k]; }).join(","));
+  }
+
+  function setupFilters() {
+    var search = document.getElementById("search");
+    if (!search) return;
+    search.value = params.get("q") || "";
+    search.addEventListener("input", function () {
+      if (search.value) params.set("q", search.value); else params.delete("q");
+      history.replaceState(null, "", location.pathname + "?" + params.toString());
+      if (lastOverview) renderOverview(lastOverview[0], lastOverview[1], lastOverview[2]);
+    });
+    document.getElementById("tag").addEventListener("change", function (e) {
+      tagFilter = e.target.value;
+      if (tagFilter) params.set("tag", tagFilter); else params.delete("tag");
+      history.replaceState(null, "", location.pathname + "?" + params.toString());
+      if (lastOverview) renderOverview(lastOverview[0], lastOverview[1], lastOverview[2]);
+    });
+  }
+
+  function fillTags(checks) {
+    var select = document.getElementById("tag");
+    var all = {};
+    checks.forEach(function (c) { tagText(c.tags).forEach(function (t) { all[t] = true; }); });
+    if (tagFilter) all[tagFilter] = true;
+    select.textContent = "";
+    select.appendChild(el("option", { value: "", text: "all" }));
+    Object.keys(all).sort().forEach(function (t) { select.appendChild(el("option", { value: t, text: t })); });
+    select.value = tagFilter;
+  }
+
+  function matches(check) {
+    var q = (document.getElementById("search").value || "").toLowerCase();
+    if (q && check.check_id.toLowerCase().indexOf(q) < 0 && (check.url || "").toLowerCase().indexOf(q) < 0) return false;
+    return !tagFilter || tagText(check.tags).indexOf(tagFilter) >= 0;
+  }
 
   // ---- alert state -----------------------------------------------------------------
 
@@ -160,12 +251,24 @@
     table.setAttribute("data-incident-count", String(mine.length));
   }
 
-  function renderOverview(data, alerts) {
+  function renderOverview(data, alerts, uptime) {
+    lastOverview = [data, alerts, uptime];
     var levels = levelsById(alerts || { checks: [] });
+    var histories = {};
+    (uptime ? uptime.checks : []).forEach(function (c) { histories[c.check_id] = c; });
+    var historyOf = function (id) {
+      return histories[id] || (uptime ? emptyHistory(uptime.days, uptime.window.from_ms) : { days: [] });
+    };
+    renderSummary(data.summary);
+    fillTags(data.checks);
     var table = document.getElementById("overview");
     var body = table.tBodies[0];
     body.textContent = "";
-    data.checks.forEach(function (check) {
+    var shown = data.checks.filter(matches).sort(function (a, b) {
+      var d = STATE_ORDER[a.state || a.health] - STATE_ORDER[b.state || b.health];
+      return d !== 0 ? d : (a.check_id < b.check_id ? -1 : 1);
+    });
+    shown.forEach(function (check) {
       var state = check.state || check.health;
       if (check.regions.length === 0) {
         // Configured but not run yet: one row saying so.
@@ -174,6 +277,7 @@
             el("span", { className: "badge " + state, text: state }),
             el("span", { text: check.check_id }),
             el("div", { className: "muted small url", text: check.url }),
+            uptimeBars(historyOf(check.check_id), false),
           ]),
           el("td", { className: "muted", text: "-" }),
           el("td", { className: "muted", text: "not run yet" }),
@@ -191,6 +295,8 @@
             alertBadge(levels[check.check_id]),
             link,
             el("div", { className: "muted small url", text: check.url }),
+            tagText(check.tags).length ? el("div", { className: "muted small", text: tagText(check.tags).join(" ") }) : null,
+            uptimeBars(historyOf(check.check_id), false),
           ]);
           cell.setAttribute("data-check-id", check.check_id);
           row.appendChild(cell);
@@ -214,14 +320,21 @@
         body.appendChild(row);
       });
     });
-    table.hidden = data.checks.length === 0;
-    table.setAttribute("data-check-count", String(data.checks.length));
-    setStatus(data.checks.length === 0 ? "No results in this window. Is `webmon run` writing to this database?" : "");
+    table.hidden = shown.length === 0;
+    table.setAttribute("data-check-count", String(shown.length));
+    table.setAttribute("data-check-order", shown.map(function (c) { return c.check_id; }).join(","));
+    if (data.checks.length === 0) setStatus("No results in this window. Is `webmon run` writing to this database?");
+    else setStatus(shown.length === 0 ? "No check matches the search or the tag." : "");
+  }
+
+  function loadUptime() {
+    // The history is optional too: without it the bars are grey.
+    return getJson("/api/uptime?days=90").catch(function () { return null; });
   }
 
   function loadOverview() {
-    Promise.all([getJson("/api/overview?since=" + encodeURIComponent(since)), loadAlerts()])
-      .then(function (all) { renderOverview(all[0], all[1]); })
+    Promise.all([getJson("/api/overview?since=" + encodeURIComponent(since)), loadAlerts(), loadUptime()])
+      .then(function (all) { renderOverview(all[0], all[1], all[2]); })
       .catch(function (e) { setStatus("Failed to load the overview: " + e.message, true); });
   }
 
@@ -253,8 +366,17 @@
     var opts = {
       width: Math.max(320, container.clientWidth),
       height: 320,
-      scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
+      // The time axis spans the selected window, not just the data in it (a zoom still
+      // narrows it).
+      scales: { x: { time: true, range: function () { return [series.window.from_ms / 1000, series.window.to_ms / 1000]; } }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
       axes: [{}, { label: "latency (ms)", size: 60 }],
+      hooks: {
+        setScale: [function (u, key) {
+          if (key !== "x") return;
+          container.setAttribute("data-x-min", String(u.scales.x.min));
+          container.setAttribute("data-x-max", String(u.scales.x.max));
+        }],
+      },
       series: [{}].concat(regions.map(function (r, i) {
         return {
           label: r.region,
@@ -332,6 +454,43 @@
     document.getElementById("failures").setAttribute("data-failure-count", String(failures.failures.length));
   }
 
+  function renderSettings(settings, overview, id) {
+    var body = document.getElementById("settings").tBodies[0];
+    body.textContent = "";
+    var url = settings.url;
+    if (!url && overview) {
+      overview.checks.forEach(function (c) { if (c.check_id === id) url = c.url; });
+    }
+    document.getElementById("check-url").textContent = url || "";
+    if (!settings.configured) {
+      body.appendChild(el("tr", {}, [el("td", { className: "muted", text: "Not in the configured checks: settings unknown." })]));
+      document.getElementById("settings").setAttribute("data-configured", "false");
+      return;
+    }
+    var rows = [
+      ["URL", settings.url],
+      ["Method", settings.method],
+      ["Interval", duration(settings.interval_ms)],
+      ["Timeout", duration(settings.timeout_ms)],
+      ["Requests", String(settings.requests)],
+      ["Regions", settings.regions.length ? settings.regions.join(", ") : "every region"],
+      ["Tags", tagText(settings.tags).join(" ") || "–"],
+    ];
+    rows.forEach(function (r) {
+      body.appendChild(el("tr", {}, [el("th", { text: r[0] }), el("td", { text: r[1] })]));
+    });
+    document.getElementById("settings").setAttribute("data-configured", "true");
+  }
+
+  function renderCheckUptime(history) {
+    var box = document.getElementById("uptime");
+    box.textContent = "";
+    box.appendChild(uptimeBars(history, true));
+    document.getElementById("uptime-total").textContent = history.availability_pct === null
+      ? "No executions in 90 days."
+      : pct(history.availability_pct) + " over 90 days (" + history.passed + " of " + history.samples + " executions passed)";
+  }
+
   function loadCheck() {
     var id = decodeURIComponent(location.pathname.split("/")[2] || "");
     document.getElementById("check-id").textContent = id;
@@ -339,19 +498,69 @@
     document.getElementById("back").setAttribute("href", "/?since=" + encodeURIComponent(since));
     var base = "/api/checks/" + encodeURIComponent(id) + "/";
     var q = "?since=" + encodeURIComponent(since);
-    Promise.all([getJson(base + "series" + q), getJson(base + "phases" + q), getJson(base + "failures" + q), loadAlerts()])
+    Promise.all([getJson(base + "series" + q), getJson(base + "phases" + q), getJson(base + "failures" + q), loadAlerts(),
+      getJson(base + "settings"), getJson(base + "uptime?days=90")])
       .then(function (all) {
         setStatus(all[0].regions.length === 0 ? "No results for this check in this window." : "");
         renderChart(all[0]);
         renderPhases(all[1]);
         renderFailures(all[2]);
         renderIncidents(all[3], id);
+        renderCheckUptime(all[5]);
+        if (all[4].configured) renderSettings(all[4], null, id);
+        else getJson("/api/overview?since=" + encodeURIComponent(since))
+          .then(function (o) { renderSettings(all[4], o, id); })
+          .catch(function () { renderSettings(all[4], null, id); });
       })
       .catch(function (e) { setStatus("Failed to load the check: " + e.message, true); });
   }
 
+  // ---- public status page ---------------------------------------------------------
+
+  var STATE_WORDS = { up: "operational", degraded: "degraded", down: "down", stale: "no recent data", pending: "not checked yet" };
+
+  function renderStatus(view) {
+    var problems = view.checks.filter(function (c) { return c.state !== "up"; }).length;
+    var headline = document.getElementById("status-headline");
+    headline.textContent = view.checks.length === 0 ? "No public services"
+      : problems === 0 ? "All systems operational" : problems + " of " + view.checks.length + " services have problems";
+    var table = document.getElementById("public-checks");
+    var body = table.tBodies[0];
+    body.textContent = "";
+    view.checks.forEach(function (c) {
+      var row = el("tr", {}, [
+        el("td", { className: "check", text: c.check_id }),
+        el("td", {}, [el("span", { className: "badge " + c.state, text: STATE_WORDS[c.state] || c.state })]),
+        el("td", { className: "num", text: c.availability_pct === null ? "–" : pct(c.availability_pct) }),
+        el("td", { className: "bar-col" }, [uptimeBars(c, false)]),
+      ]);
+      row.setAttribute("data-check-id", c.check_id);
+      row.setAttribute("data-state", c.state);
+      body.appendChild(row);
+    });
+    table.setAttribute("data-check-count", String(view.checks.length));
+    var list = document.getElementById("open-incidents");
+    list.textContent = "";
+    view.incidents.forEach(function (i) {
+      list.appendChild(el("li", {}, [
+        el("span", { className: "badge alert " + i.level.toLowerCase(), text: i.level }),
+        document.createTextNode(" " + i.check_id + " since " + when(i.opened_at_ms)),
+      ]));
+    });
+    list.setAttribute("data-incident-count", String(view.incidents.length));
+    document.getElementById("incidents-section").hidden = view.incidents.length === 0;
+    setStatus(view.checks.length === 0 ? "No service is published on this page." : "");
+  }
+
+  function loadStatus() {
+    getJson("/api/status")
+      .then(renderStatus)
+      .catch(function (e) { setStatus("Failed to load the status: " + e.message, true); });
+  }
+
   var page = document.body.getAttribute("data-page");
-  var load = page === "check" ? loadCheck : loadOverview;
+  var load = page === "check" ? loadCheck : page === "status" ? loadStatus : loadOverview;
+  setupFilters();
   setupSince(load);
   load();
   setInterval(load, REFRESH_MS);

@@ -17,7 +17,7 @@ use webmon_core::ports::{Clock, ResultStore};
 use webmon_core::result::{
     ErrorClass, LatencyStats, Phases, ProbeHealth, ProbeResult, RESULT_VERSION,
 };
-use webmon_dashboard::ServeOptions;
+use webmon_dashboard::{ConfiguredCheck, PublicChecks, ServeOptions};
 use webmon_local::store::{AlertCommit, SqliteStore};
 
 /// Regions, sorted.
@@ -41,7 +41,17 @@ impl Clock for FixedClock {
 }
 
 fn result(check: &str, region_index: usize, i: i64, now_ms: i64) -> ProbeResult {
-    let at = now_ms - (EXECUTIONS - i) * INTERVAL_MS;
+    result_at(
+        check,
+        region_index,
+        now_ms - (EXECUTIONS - i) * INTERVAL_MS,
+        i,
+    )
+}
+
+/// A passing result of `check` in `REGIONS[region_index]` scheduled at `at`, its latency
+/// `BASE_MS[region_index] + i % 10`.
+pub fn result_at(check: &str, region_index: usize, at: i64, i: i64) -> ProbeResult {
     // Latency cycles through base + 0..9 ms, so percentiles are exact.
     let latency = BASE_MS[region_index] + (i % 10) as f64;
     let dns = 1.0 + region_index as f64;
@@ -148,6 +158,22 @@ async fn evaluate_and_commit(store: &SqliteStore, results: &[ProbeResult], now_m
     }
 }
 
+/// What a test dashboard has beyond the seeded results.
+#[derive(Default)]
+pub struct Setup {
+    /// Results stored besides [`seed_results`].
+    pub extra: Vec<ProbeResult>,
+    /// The configured checks (none: no catalog).
+    pub catalog: Option<Vec<ConfiguredCheck>>,
+    /// The checks of the status page.
+    pub public: PublicChecks,
+    /// Serve only the status page.
+    pub status_only: bool,
+    /// Evaluate the seeded results and serve the alert state (see
+    /// [`Running::start_with_alerts`]).
+    pub alerting: bool,
+}
+
 /// A running dashboard over a seeded store.
 pub struct Running {
     /// Where it listens.
@@ -174,15 +200,36 @@ impl Running {
     }
 
     async fn serve(now_ms: i64, alerting: bool) -> Self {
+        Self::start_with(
+            now_ms,
+            Setup {
+                alerting,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// A dashboard over a fresh store seeded with [`seed_results`] and `setup.extra`,
+    /// served with `setup`'s options, the clock at `now_ms`.
+    pub async fn start_with(now_ms: i64, setup: Setup) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("webmon.db")).unwrap();
         let results = seed_results(now_ms);
         store.write(&results).await.unwrap();
+        if !setup.extra.is_empty() {
+            store.write(&setup.extra).await.unwrap();
+        }
         let mut options = ServeOptions {
             clock: Arc::new(FixedClock(now_ms)),
+            catalog: setup
+                .catalog
+                .map(|c| Arc::new(c) as Arc<dyn webmon_dashboard::CheckCatalog>),
+            public: setup.public,
+            status_only: setup.status_only,
             ..Default::default()
         };
-        if alerting {
+        if setup.alerting {
             evaluate_and_commit(&store, &results, now_ms).await;
             options.alerts = Some(Arc::new(store.clone()));
         }
@@ -247,9 +294,22 @@ impl Reply {
 
 /// Sends one request and reads the whole response (the server closes the connection).
 pub async fn request(addr: SocketAddr, method: &str, path: &str, host: &str) -> Reply {
+    request_with(addr, method, path, host, &[]).await
+}
+
+/// [`request`] with extra request headers.
+pub async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    host: &str,
+    extra: &[(&str, &str)],
+) -> Reply {
     let fut = async {
         let mut stream = TcpStream::connect(addr).await.unwrap();
-        let head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let extra: String = extra.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
+        let head =
+            format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n");
         stream.write_all(head.as_bytes()).await.unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await.unwrap();
