@@ -490,6 +490,8 @@ fn reload_edge_cases_touch_removal_in_flight_deletion_and_return() {
         1,
         "the returning file's new check ran at once: {stderr}"
     );
+}
+
 /// Results the store refuses are lost, and `webmon run` says so in its exit code: a
 /// SQLite trigger refuses one check's rows (a real store error), the other check's rows
 /// are stored, and the run exits 1 naming how many results it lost.

@@ -142,7 +142,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 settings.bind,
                 settings.port,
             )
-                .await?,
+            .await?,
         ),
     };
     let _target = match args.demo_target {
