@@ -5,8 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::result::ErrorClass;
-
 /// Retries inside one execution.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,18 +73,6 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Whether a failure of this class is retried.
-    pub fn retries(&self, class: ErrorClass) -> bool {
-        match self.on {
-            // A refusal by the address guard is the operator's rule, never transient.
-            RetryOn::Any => class != ErrorClass::Blocked,
-            RetryOn::Network => matches!(
-                class,
-                ErrorClass::Dns | ErrorClass::Connect | ErrorClass::Tls | ErrorClass::Timeout
-            ),
-        }
-    }
-
     /// Delay before retry number `retry` (1-based), milliseconds.
     pub fn delay_before(&self, retry: u32) -> u64 {
         let retry = retry.max(1) as u64;
@@ -242,7 +228,7 @@ mod tests {
     }
 
     #[test]
-    fn delays_grow_by_backoff_and_only_network_failures_retry_by_default() {
+    fn delays_grow_by_backoff() {
         let p = RetryPolicy {
             count: 3,
             backoff: Backoff::Exponential,
@@ -254,12 +240,5 @@ mod tests {
             [100, 200, 400]
         );
         assert_eq!(p.total_delay_ms(), 700);
-        assert!(p.retries(ErrorClass::Connect) && p.retries(ErrorClass::Timeout));
-        assert!(!p.retries(ErrorClass::HttpStatus) && !p.retries(ErrorClass::Blocked));
-        let any = RetryPolicy {
-            on: RetryOn::Any,
-            ..p
-        };
-        assert!(any.retries(ErrorClass::HttpStatus) && !any.retries(ErrorClass::Blocked));
     }
 }

@@ -312,9 +312,9 @@ impl Prober {
         loop {
             let mut exec = Execution::new(check);
             let failure = self.run(check, &mut exec).await.err();
-            let retry = failure
-                .as_ref()
-                .is_some_and(|f| attempt <= check.retries.count && check.retries.retries(f.class));
+            let retry = failure.as_ref().is_some_and(|f| {
+                attempt <= check.retries.count && retried(&check.retries, f.class)
+            });
             if !retry {
                 let mut result =
                     exec.into_result(self, check, scheduled_at_ms, started_at_ms, failure);
@@ -398,9 +398,36 @@ impl Prober {
     }
 }
 
+/// Whether the policy retries a failure of `class`: `network` retries DNS, connect, TLS
+/// and timeout failures, `any` every failure but a refusal by the address guard (the
+/// operator's rule, never transient).
+fn retried(policy: &crate::check::RetryPolicy, class: ErrorClass) -> bool {
+    match policy.on {
+        crate::check::RetryOn::Any => class != ErrorClass::Blocked,
+        crate::check::RetryOn::Network => matches!(
+            class,
+            ErrorClass::Dns | ErrorClass::Connect | ErrorClass::Tls | ErrorClass::Timeout
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn network_retries_only_network_failures_and_any_never_a_guard_refusal() {
+        let network = crate::check::RetryPolicy::default();
+        assert!(retried(&network, ErrorClass::Connect) && retried(&network, ErrorClass::Timeout));
+        assert!(
+            !retried(&network, ErrorClass::HttpStatus) && !retried(&network, ErrorClass::Blocked)
+        );
+        let any = crate::check::RetryPolicy {
+            on: crate::check::RetryOn::Any,
+            ..network
+        };
+        assert!(retried(&any, ErrorClass::HttpStatus) && !retried(&any, ErrorClass::Blocked));
+    }
 
     fn prober(exempt: &[&str]) -> Prober {
         Prober::new(ProbeOptions {
