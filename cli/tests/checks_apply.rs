@@ -5,18 +5,20 @@
 //! to `webmon checks create-table`.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::Value;
 use webmon_testkit::emulator::Emulator;
+use webmon_testkit::process::output_within;
 
 const WEBMON: &str = env!("CARGO_BIN_EXE_webmon");
 const REGION: &str = "eu-west-1";
 
 /// Runs `webmon` against the emulator to completion, killing it past a minute.
 fn run(endpoint: &str, table: &str, args: &[&str]) -> Output {
-    let child = Command::new(WEBMON)
+    let mut command = Command::new(WEBMON);
+    command
         .args(args)
         .args([
             "--table",
@@ -27,22 +29,12 @@ fn run(endpoint: &str, table: &str, args: &[&str]) -> Output {
             endpoint,
         ])
         .env_remove("WEBMON_AWS_ENDPOINT_URL")
-        .env_remove("WEBMON_TABLE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(child.wait_with_output()));
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            // SAFETY: signalling our own child by its pid.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("webmon {args:?} did not finish within 60 s");
-        }
-    }
+        .env_remove("WEBMON_TABLE");
+    output_within(
+        command,
+        Duration::from_secs(60),
+        &format!("webmon {args:?}"),
+    )
 }
 
 fn text(bytes: &[u8]) -> String {

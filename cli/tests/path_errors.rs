@@ -3,32 +3,24 @@
 //! does not exist. Each exits 2 before anything is created or contacted.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
+use webmon_testkit::process::output_within;
 
 const WEBMON: &str = env!("CARGO_BIN_EXE_webmon");
 
 /// Runs `webmon` to completion, killing it past a minute.
 fn run(args: &[&str]) -> Output {
-    let child = Command::new(WEBMON)
+    let mut command = Command::new(WEBMON);
+    command
         .args(args)
         .env_remove("WEBMON_DB")
-        .env_remove("WEBMON_AWS_ENDPOINT_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(child.wait_with_output()));
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            // SAFETY: signalling our own child by its pid.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("webmon {args:?} did not finish within 60 s");
-        }
-    }
+        .env_remove("WEBMON_AWS_ENDPOINT_URL");
+    output_within(
+        command,
+        Duration::from_secs(60),
+        &format!("webmon {args:?}"),
+    )
 }
 
 /// Asserts exit 2 and that stderr holds `expected`.

@@ -14,30 +14,22 @@ use webmon_core::result::{LatencyStats, Phases, ProbeHealth, ProbeResult, RESULT
 use webmon_local::store::SqliteStore;
 use webmon_testkit::canned;
 use webmon_testkit::emulator::Emulator;
+use webmon_testkit::process::output_within;
 
 const WEBMON: &str = env!("CARGO_BIN_EXE_webmon");
 
 /// Runs `webmon` to completion, killing it past a minute.
 fn run(args: &[&str]) -> Output {
-    let child = Command::new(WEBMON)
+    let mut command = Command::new(WEBMON);
+    command
         .args(args)
         .env_remove("WEBMON_AWS_ENDPOINT_URL")
-        .env_remove("WEBMON_DB")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(child.wait_with_output()));
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            // SAFETY: signalling our own child by its pid.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("webmon {args:?} did not finish within 60 s");
-        }
-    }
+        .env_remove("WEBMON_DB");
+    output_within(
+        command,
+        Duration::from_secs(60),
+        &format!("webmon {args:?}"),
+    )
 }
 
 fn text(bytes: &[u8]) -> String {

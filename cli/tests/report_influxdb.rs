@@ -12,6 +12,7 @@ use webmon_aws::influx::{InfluxConfig, InfluxStore, Token};
 use webmon_core::ports::ResultStore;
 use webmon_core::result::{LatencyStats, Phases, ProbeHealth, ProbeResult, RESULT_VERSION};
 use webmon_testkit::influx_servers::Influxd;
+use webmon_testkit::process::output_within;
 
 const WEBMON: &str = env!("CARGO_BIN_EXE_webmon");
 const TOKEN: &str = "influx-s3cret-for-report";
@@ -30,22 +31,11 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         command.env_remove(name);
     }
     command.envs(env.iter().copied());
-    let child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(child.wait_with_output()));
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            // SAFETY: signalling our own child by its pid.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("webmon {args:?} did not finish within 60 s");
-        }
-    }
+    output_within(
+        command,
+        Duration::from_secs(60),
+        &format!("webmon {args:?}"),
+    )
 }
 
 fn text(bytes: &[u8]) -> String {

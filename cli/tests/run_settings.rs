@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use webmon_testkit::process::output_within;
 
 fn webmon() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_webmon"));
@@ -28,19 +29,8 @@ fn webmon() -> Command {
 }
 
 /// Waits for `cmd` to finish, killing it past a minute.
-fn finish(mut cmd: Command) -> Output {
-    let child = cmd.spawn().unwrap();
-    let pid = child.id() as libc::pid_t;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(child.wait_with_output()));
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            // SAFETY: signalling our own child by its pid.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("webmon did not finish within 60 s");
-        }
-    }
+fn finish(cmd: Command) -> Output {
+    output_within(cmd, Duration::from_secs(60), "webmon")
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -12,6 +12,7 @@
 //!   127.0.0.1, started and stopped by the tests.
 //! - [`pipeline`]: the AWS pipeline's set-up on the emulator (regions, home queue,
 //!   checks, stream events, rule inputs) for end-to-end tests.
+//! - [`process`]: child processes run to completion under a time limit.
 //! - [`conformance`]: the one test suite every result store passes, written against
 //!   the ports.
 //! - [`TargetServer`]: the demo target, re-exported for the tests that start it.
@@ -23,6 +24,7 @@ pub mod emulator;
 pub mod http_recorder;
 pub mod influx_servers;
 pub mod pipeline;
+pub mod process;
 pub mod signature;
 
 pub use webmon_demo_target::TargetServer;
