@@ -54,8 +54,8 @@ echo "  CPU time in ${seconds}s: ${cpu_s} s (probes and the in-process demo targ
 python3 - "$dir/webmon.db" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
-stored, available = db.execute("SELECT COUNT(*), SUM(available) FROM results").fetchone()
-late = sorted(r[0] for r in db.execute("SELECT started_at_ms - scheduled_at_ms FROM results"))
+stored, available = db.execute("SELECT COUNT(*), SUM(available) FROM executions").fetchone()
+late = sorted(r[0] for r in db.execute("SELECT started FROM executions"))
 def pct(p):
     return late[min(len(late) - 1, max(0, -(-len(late) * p // 100) - 1))] if late else float("nan")
 print(f"  results stored: {stored} (available: {available})")

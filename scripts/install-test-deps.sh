@@ -55,6 +55,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing: cargo-nextest"
   cargo install cargo-nextest --locked
 fi
+# The arm64 Linux target for the release build of the Lambdas (cargo lambda cross-links
+# it with zig, which the cargo-lambda package brings).
+rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$' ||
+  rustup target add aarch64-unknown-linux-gnu
 # rustfmt and clippy for the format and lint steps.
 for component in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$component" ||

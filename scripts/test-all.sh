@@ -69,6 +69,13 @@ else
   step "cargo test --workspace" cargo test --workspace --features webmon/bench
 fi
 
+# The release build that ships: the three Lambdas for arm64, zipped, exactly as
+# docs/deploy.md builds them, then the deploy guide's artifact check (every zip the
+# Pulumi programs name exists). About 10 minutes on 2 cores.
+step "arm64 release Lambda build and artifact check" sh -c '
+  cargo lambda build --release --arm64 --output-format zip -p probe-lambda -p writer-lambda -p config-lambda &&
+  WEBMON_REQUIRE_ARTIFACTS=1 python3 infra-tests/checker.py'
+
 # The README's quick start: `webmon run --config examples/checks.yaml --demo-target` for
 # a bounded duration, then `webmon report` on what it stored.
 step "quick start (webmon run --demo-target, webmon report)" bash scripts/quickstart-smoke.sh
@@ -91,8 +98,7 @@ step "bench cost (1,000 checks, 5 minutes)" env RUST_LOG=warn cargo run -q -p we
 
 # The alert evaluation benchmark, small: it has no target to miss, so this step shows
 # that it runs and prints its figures (the full 10,000-check run stays manual, as do
-# `bench probe`, whose CPU target needs a release build, and `bench lambda`, which needs
-# the arm64 Lambda build).
+# `bench probe`, whose CPU target needs a release build of the CLI, and `bench lambda`).
 step "bench alerts (1,000 checks, 5 rounds)" env RUST_LOG=warn cargo run -q -p webmon --features bench -- bench alerts --checks 1000 --rounds 5
 
 # ---------------------------------------------------------------------------------------

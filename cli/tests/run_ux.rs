@@ -504,7 +504,8 @@ fn run_exits_non_zero_when_results_could_not_be_stored() {
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(&format!(
-            "CREATE TRIGGER refuse_lost BEFORE INSERT ON results WHEN NEW.check_id = '{lost}'
+            "CREATE TRIGGER refuse_lost BEFORE INSERT ON executions
+             WHEN (SELECT check_id FROM series WHERE id = NEW.series) = '{lost}'
              BEGIN SELECT RAISE(ABORT, 'row refused by the test trigger'); END;"
         ))
         .unwrap();

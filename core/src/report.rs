@@ -22,11 +22,14 @@
 //! identical figures.
 //!
 //! Submodules: [`window`] (the `--since` window), [`by_region`] (one check's regions
-//! side by side, fastest and slowest marked), [`render`] (table and CSV).
+//! side by side, fastest and slowest marked), [`render`] (table and CSV), [`rollup`]
+//! (mergeable aggregates that stores keep for long windows).
 
 pub mod by_region;
 pub mod derive;
 pub mod render;
+pub mod rollup;
+mod source;
 pub mod window;
 
 use std::collections::BTreeMap;
@@ -34,6 +37,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use crate::read::Sample;
+pub use source::{Stats, StatsReader, ALL_REGIONS};
 
 /// Statistics of one check in one region.
 #[derive(Debug, Clone, PartialEq, Serialize)]

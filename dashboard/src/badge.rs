@@ -1,8 +1,7 @@
 //! Shields-style SVG badges (`/badge/{check_id}/uptime.svg`, `.../latency.svg`), built
 //! as text: every piece of dynamic text is XML-escaped before it is written.
 
-use webmon_core::read::Sample;
-use webmon_core::report::percentile;
+use webmon_core::report::CheckRegionStats;
 
 /// Grey: no data.
 pub const GREY: &str = "#9f9f9f";
@@ -61,28 +60,24 @@ pub fn svg(label: &str, value: &str, colour: &str) -> String {
     )
 }
 
-/// The uptime badge of a check's `samples` (every region together) over `since`.
-pub fn uptime(samples: &[Sample], since: &str) -> String {
+/// The uptime badge of a check's statistics (every region together) over `since`.
+pub fn uptime(stats: Option<&CheckRegionStats>, since: &str) -> String {
     let label = format!("uptime {since}");
-    if samples.is_empty() {
-        return svg(&label, "no data", GREY);
+    match stats {
+        Some(s) if s.samples > 0 => svg(
+            &label,
+            &percent_text(s.availability_pct),
+            availability_colour(s.availability_pct),
+        ),
+        _ => svg(&label, "no data", GREY),
     }
-    let passed = samples.iter().filter(|s| s.available).count();
-    let pct = passed as f64 * 100.0 / samples.len() as f64;
-    svg(&label, &percent_text(pct), availability_colour(pct))
 }
 
 /// The latency badge: the median (nearest rank) of the answered executions' mean
 /// latency, every region together, over `since`.
-pub fn latency(samples: &[Sample], since: &str) -> String {
+pub fn latency(stats: Option<&CheckRegionStats>, since: &str) -> String {
     let label = format!("p50 {since}");
-    let mut values: Vec<f64> = samples
-        .iter()
-        .filter(|s| s.status_code.is_some())
-        .map(|s| s.latency_avg_ms)
-        .collect();
-    values.sort_by(f64::total_cmp);
-    match percentile(&values, 50.0) {
+    match stats.and_then(|s| s.latency_p50_ms) {
         Some(ms) if ms >= 10.0 => svg(&label, &format!("{ms:.0} ms"), BLUE),
         Some(ms) => svg(&label, &format!("{ms:.1} ms"), BLUE),
         None => svg(&label, "no data", GREY),

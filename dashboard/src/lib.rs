@@ -32,3 +32,4 @@ pub use server::{
     SHUTDOWN_GRACE, UPTIME_CACHE,
 };
 pub use webmon_core::read::{AlertReader, ResultReader, Window};
+pub use webmon_core::report::StatsReader;

@@ -21,7 +21,7 @@ use super::{badge, metrics};
 use webmon_core::ports::PortError;
 use webmon_core::read::model::{Window, DEFAULT_FAILURE_LIMIT, MAX_FAILURE_LIMIT};
 use webmon_core::read::{AlertView, Overview, Uptime};
-use webmon_core::report::derive;
+use webmon_core::report::CheckRegionStats;
 
 /// Days of uptime history when a request names none, and the most it may ask for.
 pub const UPTIME_DAYS: u32 = 90;
@@ -344,8 +344,9 @@ fn uptime_days(query: &HashMap<String, String>) -> Result<u32, String> {
     }
 }
 
-/// The daily uptime of every check over `days`, read from the raw samples at most once
-/// per [`UPTIME_CACHE`] (requests arriving meanwhile wait and share the answer).
+/// The daily uptime of every check over `days`, read from the store (its daily
+/// rollups, where it keeps them) at most once per [`UPTIME_CACHE`] (requests arriving
+/// meanwhile wait and share the answer).
 async fn uptime(state: &State, days: u32) -> Result<Uptime, PortError> {
     let mut cached = state.uptime.lock().await;
     if let Some((at, cached_days, uptime)) = cached.as_ref() {
@@ -354,11 +355,7 @@ async fn uptime(state: &State, days: u32) -> Result<Uptime, PortError> {
         }
     }
     let now = state.clock.now_ms();
-    let samples = state
-        .source
-        .samples(Uptime::window(days, now), None)
-        .await?;
-    let fresh = derive::daily_uptime(&samples, days, now);
+    let fresh = state.source.uptime(days, now).await?;
     *cached = Some((std::time::Instant::now(), days, fresh.clone()));
     Ok(fresh)
 }
@@ -398,18 +395,18 @@ async fn badge_reply(
         Ok(w) => w,
         Err(reason) => return error(StatusCode::BAD_REQUEST, &reason),
     };
-    let draw: fn(&[webmon_core::read::Sample], &str) -> String = match file {
+    let draw: fn(Option<&CheckRegionStats>, &str) -> String = match file {
         "uptime.svg" => badge::uptime,
         "latency.svg" => badge::latency,
         _ => return error(StatusCode::NOT_FOUND, &format!("no badge named {file:?}")),
     };
-    match state.source.samples(window, Some(id)).await {
-        Ok(samples) => {
+    match state.source.stats(window, Some(id), true).await {
+        Ok(stats) => {
             let mut res = reply(
                 StatusCode::OK,
                 "image/svg+xml",
                 BADGE_CACHE,
-                draw(&samples, since.trim()),
+                draw(stats.rows.first(), since.trim()),
             );
             res.headers_mut().insert(
                 HeaderName::from_static("cross-origin-resource-policy"),

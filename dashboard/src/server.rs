@@ -21,7 +21,8 @@ use super::catalog::CheckCatalog;
 use super::public::PublicChecks;
 use super::routes;
 use webmon_core::ports::{Clock, SystemClock};
-use webmon_core::read::{AlertReader, Overview, ResultReader, Uptime};
+use webmon_core::read::{AlertReader, Overview, Uptime};
+use webmon_core::report::StatsReader;
 
 /// How long open connections get to finish once shutdown is asked for.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -73,7 +74,7 @@ pub(crate) type UptimeCache = tokio::sync::Mutex<Option<(std::time::Instant, u32
 
 /// What every request handler shares.
 pub(crate) struct State {
-    pub(crate) source: Arc<dyn ResultReader>,
+    pub(crate) source: Arc<dyn StatsReader>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) catalog: Option<Arc<dyn CheckCatalog>>,
     pub(crate) alerts: Option<Arc<dyn AlertReader>>,
@@ -113,7 +114,7 @@ fn allowed_hosts(local: SocketAddr) -> Option<Vec<String>> {
 /// to loopback unless the network in front of it is trusted.
 pub async fn serve(
     listener: TcpListener,
-    source: Arc<dyn ResultReader>,
+    source: Arc<dyn StatsReader>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     serve_with_clock(listener, source, Arc::new(SystemClock), shutdown).await
@@ -122,7 +123,7 @@ pub async fn serve(
 /// [`serve`] with the clock that anchors `since` windows passed in.
 pub async fn serve_with_clock(
     listener: TcpListener,
-    source: Arc<dyn ResultReader>,
+    source: Arc<dyn StatsReader>,
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
@@ -137,7 +138,7 @@ pub async fn serve_with_clock(
 /// the status page's checks.
 pub async fn serve_with(
     listener: TcpListener,
-    source: Arc<dyn ResultReader>,
+    source: Arc<dyn StatsReader>,
     options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {

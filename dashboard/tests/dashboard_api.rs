@@ -165,7 +165,7 @@ async fn pages_assets_and_bad_requests() {
 
     let cases: [(&str, u16, &str); 7] = [
         ("/api/overview?since=soon", 400, "since=\\\"soon\\\""),
-        ("/api/overview?since=90d", 400, "at most 31d"),
+        ("/api/overview?since=401d", 400, "at most 400d"),
         ("/api/checks/web/failures?limit=0", 400, "limit must be"),
         ("/api/checks/web/latency", 404, "no API endpoint"),
         ("/api/nothing", 404, "no API endpoint /api/nothing"),

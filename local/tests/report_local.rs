@@ -269,7 +269,7 @@ async fn missing_file_and_foreign_database_are_clear_errors() {
     let foreign = dir.path().join("other.db");
     foreign_database(&foreign);
     let err = local::open_existing(&foreign).unwrap_err().to_string();
-    assert!(err.contains("has no results table"), "{err}");
+    assert!(err.contains("has no executions table"), "{err}");
 
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, "this is not a database, just some text long enough").unwrap();

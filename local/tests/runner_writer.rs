@@ -66,8 +66,8 @@ fn store() -> (tempfile::TempDir, std::path::PathBuf, Arc<SqliteStore>) {
 fn refuse_marked_rows(path: &Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(
-        "CREATE TRIGGER refuse_marked BEFORE INSERT ON results
-         WHEN NEW.check_id LIKE 'refused%'
+        "CREATE TRIGGER refuse_marked BEFORE INSERT ON executions
+         WHEN (SELECT check_id FROM series WHERE id = NEW.series) LIKE 'refused%'
          BEGIN SELECT RAISE(ABORT, 'row refused by the test trigger'); END;",
     )
     .unwrap();

@@ -204,6 +204,8 @@ impl InfluxStore {
     }
 }
 
+impl webmon_core::report::StatsReader for InfluxStore {}
+
 impl ResultReader for InfluxStore {
     fn overview(&self, window: Window) -> BoxFuture<'_, Result<Overview, PortError>> {
         self.reader.overview(window)

@@ -18,7 +18,7 @@ use serde_json::Value;
 use webmon_core::ports::PortError;
 use webmon_core::read::model::{Failures, Overview, Phases, Series, Window};
 use webmon_core::read::{ResultReader, Sample};
-use webmon_core::report::derive;
+use webmon_core::report::{derive, StatsReader};
 
 use super::config::{query_encode, Token};
 use super::influxql::InfluxQueries;
@@ -317,6 +317,9 @@ impl SeriesRow<'_> {
 fn samples_of(rows: Vec<Row>) -> Vec<Sample> {
     rows.into_iter().map(|r| r.sample).collect()
 }
+
+/// Statistics and uptime from the samples (one row per execution).
+impl StatsReader for InfluxReader {}
 
 impl ResultReader for InfluxReader {
     fn overview(&self, window: Window) -> BoxFuture<'_, Result<Overview, PortError>> {

@@ -22,10 +22,11 @@ use super::samples::{parse_columns, parse_samples};
 use webmon_core::ports::PortError;
 use webmon_core::read::model::{
     CheckOverview, Failure, Failures, Health, LastResult, Overview, Phases, RegionOverview,
-    RegionPhases, RegionSeries, Series, Window,
+    RegionPhases, RegionSeries, Resolution, Series, Window,
 };
 use webmon_core::read::ResultReader;
 use webmon_core::report::Sample;
+use webmon_core::report::StatsReader;
 
 pub use super::sql::TimestreamQueries;
 
@@ -154,7 +155,11 @@ pub fn parse_overview(r: &Rows, window: Window) -> Result<Overview, PortError> {
     for c in &mut checks {
         c.health = Health::from_last(c.regions.iter().map(|r| r.last.available));
     }
-    Ok(Overview { window, checks })
+    Ok(Overview {
+        window,
+        checks,
+        resolution: Resolution::raw(),
+    })
 }
 
 /// The series from the rows of [`TimestreamQueries::series`].
@@ -180,6 +185,7 @@ pub fn parse_series(r: &Rows, check_id: &str, window: Window) -> Result<Series, 
         window,
         bucket_ms: window.bucket_ms(),
         regions,
+        resolution: Resolution::raw(),
     })
 }
 
@@ -203,6 +209,7 @@ pub fn parse_phases(r: &Rows, check_id: &str, window: Window) -> Result<Phases, 
         check_id: check_id.to_string(),
         window,
         regions,
+        resolution: Resolution::raw(),
     })
 }
 
@@ -281,6 +288,9 @@ impl TimestreamReader {
         self.runner.query(sql(&columns)).await
     }
 }
+
+/// Statistics and uptime from the samples (one row per execution).
+impl StatsReader for TimestreamReader {}
 
 impl ResultReader for TimestreamReader {
     fn overview(&self, window: Window) -> BoxFuture<'_, Result<Overview, PortError>> {

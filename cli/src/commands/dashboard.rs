@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use webmon_core::read::ResultReader;
+use webmon_core::report::StatsReader;
 use webmon_dashboard::{CheckCatalog, ConfiguredCheck, PublicChecks, ServeOptions};
 use webmon_local::runner::status::RunStatus;
 use webmon_local::store::SqliteStore;
@@ -149,7 +149,7 @@ pub async fn spawn_for_run(
         .context("failed to read the dashboard's address")?;
     println!("webmon dashboard on http://{local}/");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let source: Arc<dyn ResultReader> = Arc::new(store.clone());
+    let source: Arc<dyn StatsReader> = Arc::new(store.clone());
     let options = ServeOptions {
         catalog: Some(Arc::new(RunCatalog {
             status,

@@ -10,8 +10,8 @@ use std::time::Duration;
 use anyhow::Context;
 use webmon_core::ports::{Clock, SystemClock};
 use webmon_core::report::by_region::by_region;
+use webmon_core::report::render;
 use webmon_core::report::window::{between, format_ms, parse_since, parse_time, window, Window};
-use webmon_core::report::{render, summarize};
 
 use super::source::{SourceArgs, SqliteOpen};
 
@@ -91,23 +91,25 @@ pub async fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     let (window, span) = window_of(&args, now)?;
     let reader = args.store.open(SqliteOpen::WithResults).await?;
     let source = reader.describe();
-    let samples = reader
-        .samples(window, check.as_deref())
+    let computed = reader
+        .stats(window, check.as_deref(), false)
         .await
         .with_context(|| format!("failed to read the report from {source}"))?;
-    if samples.is_empty() {
+    if computed.rows.is_empty() {
         match &check {
             Some(c) => anyhow::bail!("no results for check {c:?} in {span} in {source}"),
             None => anyhow::bail!("no results in {span} in {source}"),
         }
     }
-    let stats = summarize(&samples);
+    let stats = computed.rows;
+    let resolution = computed.resolution;
     let head = |doc: serde_json::Value| {
         let mut head = serde_json::json!({
             "generated_at_ms": now,
             "since_ms": window.from_ms,
             "until_ms": window.to_ms,
             "source": source,
+            "resolution": resolution,
         });
         head.as_object_mut()
             .expect("an object")
@@ -123,7 +125,7 @@ pub async fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         } else if args.csv {
             print!("{}", render::by_region_csv(&view));
         } else {
-            println!("{span} in {source}");
+            println!("{span} in {source}, from {}", resolution.describe());
             print!("{}", render::by_region_table(&view));
         }
     } else if args.json {
@@ -133,6 +135,7 @@ pub async fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         print!("{}", render::csv(&stats));
     } else {
         print!("{}", render::table(&stats));
+        println!("computed from {}", resolution.describe());
         super::alerts::print_incident_summary(&args.store, window.from_ms, window.to_ms).await;
     }
     Ok(ExitCode::SUCCESS)

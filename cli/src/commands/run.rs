@@ -71,6 +71,15 @@ pub struct Args {
     /// How often to log the summary line (`42 up, 1 down, 0 pending`).
     #[arg(long, default_value = "1m", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub summary_every: Duration,
+    /// How long raw executions are kept; older ones live on in the rollups.
+    #[arg(long, env = "WEBMON_RAW_RETENTION", default_value = "7d", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub raw_retention: Duration,
+    /// How long the 5-minute, hourly and daily rollups are kept.
+    #[arg(long, env = "WEBMON_ROLLUP_RETENTION", default_value = "400d", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub rollup_retention: Duration,
+    /// How often results are rolled up and retention applied.
+    #[arg(long, default_value = "1m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub rollup_every: Duration,
 }
 
 /// What `webmon run` runs with: each setting from its flag, else its environment
@@ -130,6 +139,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let disk_watch = tokio::spawn(webmon_local::disk::watch(
         settings.db.clone(),
         args.summary_every,
+    ));
+    // Rollups and retention in the background (docs/storage.md): short transactions,
+    // so probes and the writer never wait long.
+    let maintenance = tokio::spawn(webmon_local::store::maintain_every(
+        store.clone(),
+        webmon_local::store::Retention {
+            raw: args.raw_retention,
+            rollups: args.rollup_retention,
+        },
+        args.rollup_every,
+        Arc::new(SystemClock),
     ));
     let status = runner::status::RunStatus::default();
     let dashboard = match args.no_ui {
@@ -197,6 +217,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     .await;
     alerting.stop().await;
     disk_watch.abort();
+    maintenance.abort();
     if let Some(dashboard) = dashboard {
         dashboard.stop().await;
     }

@@ -10,7 +10,8 @@ use webmon_aws::config::{AwsTarget, ENDPOINT_ENV};
 use webmon_aws::influx::{InfluxReader, Token, BUCKET_ENV, ORG_ENV, TOKEN_ENV, URL_ENV};
 use webmon_aws::timestream::query::TimestreamQuery;
 use webmon_aws::timestream::{TimestreamQueries, TimestreamReader, DATABASE_ENV, TABLE_ENV};
-use webmon_core::read::{AlertReader, ResultReader};
+use webmon_core::read::AlertReader;
+use webmon_core::report::StatsReader;
 use webmon_local::store::open_existing;
 
 use super::DEFAULT_DB;
@@ -138,7 +139,7 @@ impl SourceArgs {
         })
     }
 
-    pub async fn open(&self, sqlite: SqliteOpen) -> anyhow::Result<Arc<dyn ResultReader>> {
+    pub async fn open(&self, sqlite: SqliteOpen) -> anyhow::Result<Arc<dyn StatsReader>> {
         match self.source {
             // Read-only either way: a report or a dashboard never writes the store.
             Source::Sqlite => {

@@ -12,7 +12,9 @@ mod sample;
 use futures::future::BoxFuture;
 
 pub use alerts::{AlertReader, AlertView, CheckLevel, IncidentRecord};
-pub use model::{CheckUptime, DayUptime, Failures, Overview, Phases, Series, Uptime, Window};
+pub use model::{
+    CheckUptime, DayUptime, Failures, Overview, Phases, Resolution, Series, Uptime, Window,
+};
 pub use sample::Sample;
 
 use crate::ports::PortError;

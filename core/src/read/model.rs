@@ -7,8 +7,8 @@ use serde::Serialize;
 
 /// Window used when a request names none.
 pub const DEFAULT_SINCE: &str = "1h";
-/// Longest window a request may ask for.
-pub const MAX_SINCE: Duration = Duration::from_secs(31 * 24 * 3600);
+/// Longest window a request may ask for: the rollups are kept 400 days.
+pub const MAX_SINCE: Duration = Duration::from_secs(400 * 24 * 3600);
 /// Most failures returned when a request names no limit.
 pub const DEFAULT_FAILURE_LIMIT: usize = 50;
 /// Most failures a request may ask for.
@@ -34,7 +34,7 @@ impl Window {
             .map_err(|e| format!("since={text:?} is not a duration like 15m, 1h or 7d ({e})"))?;
         if span.is_zero() || span > MAX_SINCE {
             return Err(format!(
-                "since={text:?} must be more than 0 and at most 31d"
+                "since={text:?} must be more than 0 and at most 400d"
             ));
         }
         let span_ms = i64::try_from(span.as_millis()).unwrap_or(i64::MAX);
@@ -73,6 +73,52 @@ impl Window {
             .map(|s| s * 1000)
             .find(|w| *w >= needed)
             .unwrap_or(24 * 3600 * 1000)
+    }
+}
+
+/// What a view was computed from: raw executions, rollups, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Resolution {
+    /// The rollup widths used, coarsest first (`1d`, `1h`, `5m`); empty when the view
+    /// was computed from raw executions only.
+    pub rollups: Vec<String>,
+    /// Raw executions were read: the whole window, or its edges when rollups were used.
+    pub raw: bool,
+    /// An edge older than the raw retention was read from its whole 5-minute bucket,
+    /// widening the window by up to 5 minutes there.
+    pub widened: bool,
+}
+
+impl Resolution {
+    /// Raw executions only: exact figures.
+    pub fn raw() -> Self {
+        Self {
+            rollups: vec![],
+            raw: true,
+            widened: false,
+        }
+    }
+
+    /// For a person: `raw executions`, or `1d, 1h and 5m rollups and raw executions at
+    /// the edges (percentiles within 0.5%)`.
+    pub fn describe(&self) -> String {
+        if self.rollups.is_empty() {
+            return "raw executions".into();
+        }
+        let mut levels = self.rollups.join(", ");
+        if let Some(i) = levels.rfind(", ") {
+            levels.replace_range(i..i + 2, " and ");
+        }
+        let mut text = format!("{levels} rollups");
+        if self.raw {
+            text.push_str(" and raw executions at the edges");
+        }
+        text.push_str(" (percentiles within 0.5%");
+        if self.widened {
+            text.push_str("; an edge older than the raw retention widened to 5 minutes");
+        }
+        text.push(')');
+        text
     }
 }
 
@@ -162,6 +208,8 @@ pub struct Overview {
     pub window: Window,
     /// The checks.
     pub checks: Vec<CheckOverview>,
+    /// What the figures were computed from.
+    pub resolution: Resolution,
 }
 
 /// Latency over time for one region, as columns: `t_ms[i]` is the start of a bucket.
@@ -189,6 +237,8 @@ pub struct Series {
     pub bucket_ms: i64,
     /// Per region, sorted by region.
     pub regions: Vec<RegionSeries>,
+    /// What the figures were computed from.
+    pub resolution: Resolution,
 }
 
 /// Median cold-request phase timings of one region's answered executions, ms.
@@ -221,6 +271,8 @@ pub struct Phases {
     pub window: Window,
     /// Per region, sorted by region.
     pub regions: Vec<RegionPhases>,
+    /// What the figures were computed from.
+    pub resolution: Resolution,
 }
 
 /// One failed execution.
@@ -324,7 +376,8 @@ mod tests {
             .unwrap_err()
             .contains("since=\"soon\""));
         assert!(Window::since(Some("0s"), 0).is_err());
-        assert!(Window::since(Some("40d"), 0).is_err());
+        assert!(Window::since(Some("401d"), 0).is_err());
+        assert!(Window::since(Some("90d"), 0).is_ok());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::Sample;
 use super::{percentile, summarize};
 use crate::read::model::{
     CheckOverview, CheckUptime, DayUptime, Failure, Failures, Health, LastResult, Overview, Phases,
-    RegionOverview, RegionPhases, RegionSeries, Series, Uptime, Window, DAY_MS,
+    RegionOverview, RegionPhases, RegionSeries, Resolution, Series, Uptime, Window, DAY_MS,
 };
 
 fn in_window(window: &Window, at_ms: i64) -> bool {
@@ -69,7 +69,11 @@ pub fn overview(samples: &[Sample], urls: &BTreeMap<String, String>, window: Win
     for c in &mut checks {
         c.health = Health::from_last(c.regions.iter().map(|r| r.last.available));
     }
-    Overview { window, checks }
+    Overview {
+        window,
+        checks,
+        resolution: Resolution::raw(),
+    }
 }
 
 /// Mean answered latency and failures of `check_id` per region and
@@ -120,6 +124,7 @@ pub fn series(samples: &[Sample], check_id: &str, window: Window) -> Series {
         window,
         bucket_ms,
         regions,
+        resolution: Resolution::raw(),
     }
 }
 
@@ -152,6 +157,7 @@ pub fn phases(samples: &[Sample], check_id: &str, window: Window) -> Phases {
         check_id: check_id.to_string(),
         window,
         regions,
+        resolution: Resolution::raw(),
     }
 }
 
@@ -193,22 +199,42 @@ fn availability_pct(samples: u64, passed: u64) -> Option<f64> {
 /// a day without executions has no availability. Read from raw samples: a store with
 /// a daily rollup would return the same figures from it.
 pub fn daily_uptime(samples: &[Sample], days: u32, now_ms: i64) -> Uptime {
+    uptime_from_counts(
+        samples.iter().map(|s| {
+            (
+                s.check_id.as_str(),
+                s.scheduled_at_ms,
+                1,
+                u64::from(s.available),
+            )
+        }),
+        days,
+        now_ms,
+    )
+}
+
+/// Daily availability from `(check, time, executions, passed)` counts: a raw sample is
+/// one execution at its scheduled time, a rollup many at its bucket start. Counts
+/// outside the history's window are left out.
+pub fn uptime_from_counts<'a>(
+    counts_in: impl IntoIterator<Item = (&'a str, i64, u64, u64)>,
+    days: u32,
+    now_ms: i64,
+) -> Uptime {
     let days = days.max(1);
     let window = Uptime::window(days, now_ms);
     // check -> day index -> (samples, passed)
     let mut counts: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
-    for s in samples
-        .iter()
-        .filter(|s| in_window(&window, s.scheduled_at_ms))
-    {
-        let index = ((s.scheduled_at_ms - window.from_ms) / DAY_MS) as usize;
-        let per_day = counts
-            .entry(s.check_id.as_str())
-            .or_insert_with(|| vec![(0, 0); days as usize]);
-        per_day[index].0 += 1;
-        if s.available {
-            per_day[index].1 += 1;
+    for (check_id, at_ms, samples, passed) in counts_in {
+        if !in_window(&window, at_ms) {
+            continue;
         }
+        let index = ((at_ms - window.from_ms) / DAY_MS) as usize;
+        let per_day = counts
+            .entry(check_id)
+            .or_insert_with(|| vec![(0, 0); days as usize]);
+        per_day[index].0 += samples;
+        per_day[index].1 += passed;
     }
     let checks = counts
         .into_iter()

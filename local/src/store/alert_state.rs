@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
+use super::compact::{result, RESULT_COLUMNS, RESULT_FROM};
 use super::{sql_error, SqliteStore};
 use webmon_core::alert::state::STATE_VERSION;
 use webmon_core::alert::{AlertState, NotificationIntent};
@@ -277,8 +278,10 @@ impl SqliteStore {
     /// The id of the newest stored result (0 when there is none).
     pub async fn last_result_id(&self) -> Result<i64, PortError> {
         self.with_conn(|conn, label| {
-            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM results", [], |r| r.get(0))
-                .map_err(|e| sql_error("read the newest result", label, e))
+            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM executions", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| sql_error("read the newest result", label, e))
         })
         .await
     }
@@ -291,24 +294,21 @@ impl SqliteStore {
         limit: usize,
     ) -> Result<(Vec<ProbeResult>, i64), PortError> {
         self.with_conn(move |conn, label| {
+            let sql = format!(
+                "SELECT {RESULT_COLUMNS} FROM {RESULT_FROM} WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
+            );
             let mut stmt = conn
-                .prepare_cached(
-                    "SELECT id, result_json FROM results WHERE id > ?1 ORDER BY id LIMIT ?2",
-                )
+                .prepare_cached(&sql)
                 .map_err(|e| sql_error("prepare a query", label, e))?;
             let rows = stmt
-                .query_map(params![cursor, limit as i64], |row| {
-                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-                })
+                .query_map(params![cursor, limit as i64], result)
                 .map_err(|e| sql_error("read results", label, e))?;
             let mut last = cursor;
             let mut out = Vec::new();
             for row in rows {
-                let (id, json) = row.map_err(|e| sql_error("read a result", label, e))?;
+                let (id, r) = row.map_err(|e| sql_error("read a result", label, e))?;
                 last = id;
-                out.push(serde_json::from_str(&json).map_err(|e| {
-                    PortError::Permanent(format!("failed to parse a stored result in {label}: {e}"))
-                })?);
+                out.push(r);
             }
             Ok((out, last))
         })

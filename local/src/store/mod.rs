@@ -4,9 +4,10 @@
 //! - [`SqliteStore`] implements [`ResultStore`]: a batch is written in one transaction,
 //!   and writing the same execution (check id, region, scheduled time) twice keeps the
 //!   first copy, so retried batches never duplicate rows.
-//! - Every reported field has its own column, and the full result is kept as JSON so
-//!   nothing is lost when the result type grows. The read side is in `query`, and `reader` implements the read port
-//!   ([`webmon_core::read::ResultReader`]) over it.
+//! - Executions are kept compact (`compact`: about 60 bytes each, timings to the
+//!   microsecond) for the raw retention, and rolled up into 5-minute, hourly and daily
+//!   aggregates (`rollup`) kept far longer. The read side is in `query`, and `reader`
+//!   implements the read ports over it, reading rollups for long windows.
 //! - The writing connection sits behind a mutex and each call runs on tokio's blocking
 //!   pool, so the async runtime never waits on disk. Reads of a file store go through a
 //!   second, read-only connection: under WAL a dashboard query never holds the writer's
@@ -20,21 +21,24 @@ mod alert_outbox;
 mod alert_state;
 #[cfg(test)]
 mod alert_tests;
+mod compact;
 mod open;
 mod query;
 mod reader;
+mod rollup;
 mod schema;
 
 pub use alert_outbox::OutboxCounts;
 pub use alert_state::{AlertCommit, IncidentRecord, StoredAlerting};
 pub use open::open_existing;
 pub use query::CheckRegion;
+pub use rollup::{maintain_every, Retention, RetentionRun, RollupBounds, RollupRun, ROLLUP_BATCH};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use webmon_core::ports::{PortError, ResultStore};
 use webmon_core::result::ProbeResult;
@@ -120,6 +124,10 @@ impl SqliteStore {
         schema::migrations().to_latest(&mut conn).map_err(|e| {
             PortError::Permanent(format!("failed to migrate the SQLite store {label}: {e}"))
         })?;
+        let moved = carry_forward(&mut conn, &label)?;
+        if moved > 0 {
+            tracing::info!(store = %label, results = moved, "carried stored results forward into the compact form");
+        }
         let conn = Arc::new(Mutex::new(conn));
         Ok(Self {
             conn: conn.clone(),
@@ -198,65 +206,139 @@ fn insert_batch(
     label: &str,
     results: &[ProbeResult],
 ) -> Result<usize, PortError> {
+    // Immediate: the write lock is taken (waiting up to the busy timeout) before the
+    // series lookups read, so a busy database is a clean, retryable error.
     let tx = conn
-        .transaction()
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(|e| sql_error("begin a transaction", label, e))?;
-    let mut inserted = 0;
-    {
-        let mut stmt = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO results (check_id, region, scheduled_at_ms, started_at_ms, url, available,
-                    status_code, error_class, error_message, requests, latency_avg_ms, latency_min_ms,
-                    latency_max_ms, latency_p50_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, transfer_ms,
-                    warm_ttfb_ms, bytes, remote_ip, http_version, tls_cert_days_left, redirects, result_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                    ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
-            )
-            .map_err(|e| sql_error("prepare the insert", label, e))?;
-        for r in results {
-            let json = serde_json::to_string(r).map_err(|e| {
-                PortError::Permanent(format!(
-                    "failed to serialise the result of {}: {e}",
-                    r.check_id
-                ))
-            })?;
-            inserted += stmt
-                .execute(params![
-                    r.check_id,
-                    r.region,
-                    r.scheduled_at_ms,
-                    r.started_at_ms,
-                    r.url,
-                    r.available,
-                    r.status_code,
-                    r.error_class.map(|c| c.as_str()),
-                    r.error_message,
-                    r.requests,
-                    r.latency.avg_ms,
-                    r.latency.min_ms,
-                    r.latency.max_ms,
-                    r.latency.p50_ms,
-                    r.cold.dns_ms,
-                    r.cold.connect_ms,
-                    r.cold.tls_ms,
-                    r.cold.ttfb_ms,
-                    r.cold.transfer_ms,
-                    r.warm_ttfb_ms,
-                    r.bytes as i64,
-                    r.remote_ip,
-                    r.http_version,
-                    r.tls_cert_days_left,
-                    r.redirects,
-                    json,
-                ])
-                .map_err(|e| {
-                    sql_error(&format!("insert the result of {}", r.check_id), label, e)
-                })?;
-        }
-    }
+    let inserted = insert_rows(&tx, label, results.iter().map(|r| (None, r)))?;
     tx.commit()
         .map_err(|e| sql_error("commit a batch", label, e))?;
     Ok(inserted)
+}
+
+/// The id of the row of `table` keyed by `key` (two text columns or one), inserted when
+/// missing.
+fn id_of(tx: &Transaction<'_>, label: &str, table: Key<'_>) -> Result<i64, PortError> {
+    let (select, insert, args): (&str, &str, Vec<&str>) = match table {
+        Key::Series(check, region) => (
+            "SELECT id FROM series WHERE check_id = ?1 AND region = ?2",
+            "INSERT INTO series (check_id, region) VALUES (?1, ?2)",
+            vec![check, region],
+        ),
+        Key::Variant(json) => (
+            "SELECT id FROM variants WHERE json = ?1",
+            "INSERT INTO variants (json) VALUES (?1)",
+            vec![json],
+        ),
+    };
+    let found = tx
+        .prepare_cached(select)
+        .and_then(|mut stmt| {
+            stmt.query_row(rusqlite::params_from_iter(&args), |row| row.get(0))
+                .optional()
+        })
+        .map_err(|e| sql_error("look up a series", label, e))?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    tx.prepare_cached(insert)
+        .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(&args)))
+        .map_err(|e| sql_error("add a series", label, e))?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// A row keyed by text in [`id_of`].
+enum Key<'a> {
+    Series(&'a str, &'a str),
+    Variant(&'a str),
+}
+
+/// Inserts results in their compact form (with a given row id, when carrying old rows
+/// forward); an execution already stored is left as it is. Returns how many were new.
+fn insert_rows<'r>(
+    tx: &Transaction<'_>,
+    label: &str,
+    rows: impl Iterator<Item = (Option<i64>, &'r ProbeResult)>,
+) -> Result<usize, PortError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO executions (id, series, at, started, available, status,
+                error_class, error_message, requests, timings, bytes, redirects, attempts,
+                cert_days, flags, variant)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        )
+        .map_err(|e| sql_error("prepare the insert", label, e))?;
+    let mut inserted = 0;
+    for (id, r) in rows {
+        let series = id_of(tx, label, Key::Series(&r.check_id, &r.region))?;
+        let variant = id_of(tx, label, Key::Variant(&compact::Variant::json_of(r)))?;
+        inserted += stmt
+            .execute(params![
+                id,
+                series,
+                r.scheduled_at_ms,
+                r.started_at_ms - r.scheduled_at_ms,
+                r.available,
+                r.status_code,
+                r.error_class.map(|c| c.as_str()),
+                r.error_message,
+                r.requests,
+                compact::timings_of(r),
+                r.bytes as i64,
+                r.redirects,
+                r.attempts,
+                r.tls_cert_days_left,
+                compact::flags_of(r),
+                variant,
+            ])
+            .map_err(|e| sql_error(&format!("insert the result of {}", r.check_id), label, e))?;
+    }
+    Ok(inserted)
+}
+
+/// Moves the rows of a schema-3 database (`results_v3`, every column plus JSON) into
+/// the compact form, keeping their ids, then drops the old table. One transaction, so
+/// an interrupted open leaves the old rows where they were.
+fn carry_forward(conn: &mut Connection, label: &str) -> Result<u64, PortError> {
+    let exists: bool = conn
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'results_v3'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| sql_error("look for old results", label, e))?;
+    if !exists {
+        return Ok(0);
+    }
+    let tx = conn
+        .transaction()
+        .map_err(|e| sql_error("begin a transaction", label, e))?;
+    let old: Vec<(i64, String)> = {
+        let mut stmt = tx
+            .prepare("SELECT id, result_json FROM results_v3 ORDER BY id")
+            .map_err(|e| sql_error("read old results", label, e))?;
+        let rows = stmt
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(|e| sql_error("read old results", label, e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| sql_error("read old results", label, e))?
+    };
+    let mut parsed = Vec::with_capacity(old.len());
+    for (id, json) in old {
+        let result: ProbeResult = serde_json::from_str(&json).map_err(|e| {
+            PortError::Permanent(format!(
+                "failed to carry forward result {id} of the SQLite store {label}: {e}"
+            ))
+        })?;
+        parsed.push((Some(id), result));
+    }
+    let moved = insert_rows(&tx, label, parsed.iter().map(|(id, r)| (*id, r)))?;
+    tx.execute_batch("DROP TABLE results_v3")
+        .map_err(|e| sql_error("drop the old results table", label, e))?;
+    tx.commit()
+        .map_err(|e| sql_error("commit the carried-forward results", label, e))?;
+    Ok(moved as u64)
 }
 
 impl ResultStore for SqliteStore {

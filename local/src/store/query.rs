@@ -6,6 +6,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::compact::{result, sample, RESULT_COLUMNS, RESULT_FROM, SAMPLE_COLUMNS};
 use super::{sql_error, SqliteStore};
 use webmon_core::ports::PortError;
 use webmon_core::report::Sample;
@@ -20,37 +21,8 @@ pub struct CheckRegion {
     pub region: String,
 }
 
-const SAMPLE_COLUMNS: &str =
-    "check_id, region, scheduled_at_ms, available, status_code, error_class, \
-     error_message, latency_avg_ms, ttfb_ms, warm_ttfb_ms, dns_ms, connect_ms, tls_ms, transfer_ms";
-
-fn sample(row: &Row<'_>) -> rusqlite::Result<Sample> {
-    Ok(Sample {
-        check_id: row.get(0)?,
-        region: row.get(1)?,
-        scheduled_at_ms: row.get(2)?,
-        available: row.get(3)?,
-        status_code: row.get(4)?,
-        error_class: row.get(5)?,
-        error_message: row.get(6)?,
-        latency_avg_ms: row.get(7)?,
-        cold_ttfb_ms: row.get(8)?,
-        warm_ttfb_ms: row.get(9)?,
-        dns_ms: row.get(10)?,
-        connect_ms: row.get(11)?,
-        tls_ms: row.get(12)?,
-        transfer_ms: row.get(13)?,
-    })
-}
-
-fn parse_results(label: &str, rows: Vec<String>) -> Result<Vec<ProbeResult>, PortError> {
-    rows.into_iter()
-        .map(|json| {
-            serde_json::from_str(&json).map_err(|e| {
-                PortError::Permanent(format!("failed to parse a stored result in {label}: {e}"))
-            })
-        })
-        .collect()
+fn results(rows: Vec<(i64, ProbeResult)>) -> Vec<ProbeResult> {
+    rows.into_iter().map(|(_, r)| r).collect()
 }
 
 fn collect<T>(
@@ -78,13 +50,27 @@ impl SqliteStore {
         since_ms: i64,
         check: Option<&str>,
     ) -> Result<Vec<Sample>, PortError> {
+        self.samples_between(since_ms, i64::MAX, check).await
+    }
+
+    /// Report samples scheduled in `[from_ms, to_ms)`, optionally for one check, ordered
+    /// by check, region and scheduled time. Each series is read through its
+    /// (series, time) index.
+    pub async fn samples_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        check: Option<&str>,
+    ) -> Result<Vec<Sample>, PortError> {
         let check = check.map(str::to_string);
         self.with_read_conn(move |conn, label| {
             let sql = format!(
-                "SELECT {SAMPLE_COLUMNS} FROM results WHERE scheduled_at_ms >= ?1 AND (?2 IS NULL OR check_id = ?2)
-                 ORDER BY check_id, region, scheduled_at_ms"
+                "SELECT {SAMPLE_COLUMNS} FROM series s CROSS JOIN executions e
+                   ON e.series = s.id AND e.at >= ?1 AND e.at < ?2
+                 WHERE (?3 IS NULL OR s.check_id = ?3)
+                 ORDER BY s.check_id, s.region, e.at"
             );
-            collect(conn, label, &sql, params![since_ms, check], sample)
+            collect(conn, label, &sql, params![from_ms, to_ms, check], sample)
         })
         .await
     }
@@ -98,15 +84,12 @@ impl SqliteStore {
     ) -> Result<Vec<ProbeResult>, PortError> {
         let check = check.map(str::to_string);
         self.with_read_conn(move |conn, label| {
-            let rows = collect(
-                conn,
-                label,
-                "SELECT result_json FROM results WHERE scheduled_at_ms >= ?1 AND (?2 IS NULL OR check_id = ?2)
-                 ORDER BY check_id, region, scheduled_at_ms",
-                params![since_ms, check],
-                |row| row.get(0),
-            )?;
-            parse_results(label, rows)
+            let sql = format!(
+                "SELECT {RESULT_COLUMNS} FROM {RESULT_FROM}
+                 WHERE e.at >= ?1 AND (?2 IS NULL OR s.check_id = ?2)
+                 ORDER BY s.check_id, s.region, e.at"
+            );
+            collect(conn, label, &sql, params![since_ms, check], result).map(results)
         })
         .await
     }
@@ -117,7 +100,10 @@ impl SqliteStore {
             collect(
                 conn,
                 label,
-                "SELECT DISTINCT check_id, region FROM results ORDER BY check_id, region",
+                "SELECT check_id, region FROM series s
+                 WHERE EXISTS (SELECT 1 FROM executions WHERE series = s.id)
+                    OR EXISTS (SELECT 1 FROM rollups WHERE level = 86400 AND series = s.id)
+                 ORDER BY check_id, region",
                 [],
                 |row| {
                     Ok(CheckRegion {
@@ -133,17 +119,13 @@ impl SqliteStore {
     /// The most recent result (by scheduled time) of each check in each region.
     pub async fn latest(&self) -> Result<Vec<ProbeResult>, PortError> {
         self.with_read_conn(|conn, label| {
-            let rows = collect(
-                conn,
-                label,
-                "SELECT r.result_json FROM results r
-                 JOIN (SELECT check_id, region, MAX(scheduled_at_ms) AS at FROM results GROUP BY check_id, region) l
-                   ON r.check_id = l.check_id AND r.region = l.region AND r.scheduled_at_ms = l.at
-                 ORDER BY r.check_id, r.region",
-                [],
-                |row| row.get(0),
-            )?;
-            parse_results(label, rows)
+            let sql = format!(
+                "SELECT {RESULT_COLUMNS} FROM {RESULT_FROM}
+                 WHERE e.id IN (SELECT (SELECT id FROM executions WHERE series = x.id
+                                        ORDER BY at DESC LIMIT 1) FROM series x)
+                 ORDER BY s.check_id, s.region"
+            );
+            collect(conn, label, &sql, [], result).map(results)
         })
         .await
     }
@@ -156,41 +138,26 @@ impl SqliteStore {
     ) -> Result<Option<ProbeResult>, PortError> {
         let (check_id, region) = (check_id.to_string(), region.to_string());
         self.with_read_conn(move |conn, label| {
-            let json: Option<String> = conn
-                .query_row(
-                    "SELECT result_json FROM results WHERE check_id = ?1 AND region = ?2
-                     ORDER BY scheduled_at_ms DESC LIMIT 1",
-                    params![check_id, region],
-                    |row| row.get(0),
-                )
+            let sql = format!(
+                "SELECT {RESULT_COLUMNS} FROM {RESULT_FROM}
+                 WHERE s.check_id = ?1 AND s.region = ?2 ORDER BY e.at DESC LIMIT 1"
+            );
+            conn.query_row(&sql, params![check_id, region], result)
                 .optional()
-                .map_err(|e| sql_error("read the latest result", label, e))?;
-            Ok(parse_results(label, json.into_iter().collect())?.pop())
+                .map(|r| r.map(|(_, r)| r))
+                .map_err(|e| sql_error("read the latest result", label, e))
         })
         .await
     }
 
-    /// Number of stored results.
+    /// Number of stored (raw) executions.
     pub async fn count(&self) -> Result<u64, PortError> {
         self.with_read_conn(|conn, label| {
-            conn.query_row("SELECT COUNT(*) FROM results", [], |row| {
+            conn.query_row("SELECT COUNT(*) FROM executions", [], |row| {
                 row.get::<_, i64>(0)
             })
             .map(|n| n as u64)
             .map_err(|e| sql_error("count results", label, e))
-        })
-        .await
-    }
-
-    /// Deletes results scheduled before `before_ms` (retention); returns how many.
-    pub async fn delete_before(&self, before_ms: i64) -> Result<u64, PortError> {
-        self.with_conn(move |conn, label| {
-            conn.execute(
-                "DELETE FROM results WHERE scheduled_at_ms < ?1",
-                params![before_ms],
-            )
-            .map(|n| n as u64)
-            .map_err(|e| sql_error("delete old results", label, e))
         })
         .await
     }

@@ -1,0 +1,58 @@
+//! [`StatsReader`]: what `webmon report`, the uptime bars and the badges read. Every
+//! store has it; the defaults compute from raw samples through
+//! [`ResultReader::samples`], and a store that keeps rollups answers long windows from
+//! them instead.
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+
+use super::{derive, summarize, CheckRegionStats};
+use crate::ports::PortError;
+use crate::read::model::{Resolution, Uptime, Window};
+use crate::read::ResultReader;
+
+/// The report's statistics over a window and what they were computed from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stats {
+    /// One row per check and region (or per check, every region together), sorted.
+    pub rows: Vec<CheckRegionStats>,
+    /// Raw executions or rollups.
+    pub resolution: Resolution,
+}
+
+/// The region label of a row that counts every region together.
+pub const ALL_REGIONS: &str = "all";
+
+/// A [`ResultReader`] that also answers statistics and daily uptime.
+pub trait StatsReader: ResultReader {
+    /// Statistics of each check and region in `window`, optionally of one check. With
+    /// `regions_together`, one row per check over every region, labelled
+    /// [`ALL_REGIONS`].
+    fn stats<'a>(
+        &'a self,
+        window: Window,
+        check_id: Option<&'a str>,
+        regions_together: bool,
+    ) -> BoxFuture<'a, Result<Stats, PortError>> {
+        Box::pin(async move {
+            let mut samples = self.samples(window, check_id).await?;
+            if regions_together {
+                samples
+                    .iter_mut()
+                    .for_each(|s| s.region = ALL_REGIONS.to_string());
+            }
+            Ok(Stats {
+                rows: summarize(&samples),
+                resolution: Resolution::raw(),
+            })
+        })
+    }
+
+    /// Daily availability of every check over the `days` UTC days ending at `now_ms`.
+    fn uptime(&self, days: u32, now_ms: i64) -> BoxFuture<'_, Result<Uptime, PortError>> {
+        Box::pin(async move {
+            let samples = self.samples(Uptime::window(days, now_ms), None).await?;
+            Ok(derive::daily_uptime(&samples, days, now_ms))
+        })
+    }
+}
