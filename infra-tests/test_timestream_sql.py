@@ -118,7 +118,7 @@ def generated(tmp_path_factory) -> list[dict]:
 
 def test_every_generated_query_parses(generated):
     # 2 tables x (2 DESCRIBEs + 6 windows x 3 column sets x (3 + 7 check ids x 5)).
-    assert len(generated) >= 1372, f"only {len(generated)} queries dumped"
+    assert len(generated) >= 1948, f"only {len(generated)} queries dumped"
     failures = []
     for q in generated:
         try:
@@ -138,7 +138,8 @@ def test_every_query_kind_and_check_id_is_dumped(generated):
     kinds = {" ".join(q["where"].split()[:2]) for q in generated}
     assert kinds == {"report describe", "dashboard describe", "report samples",
                      "dashboard samples", "dashboard overview", "dashboard series",
-                     "dashboard phases", "dashboard failures"}
+                     "dashboard phases", "dashboard failures", "report stats",
+                     "dashboard uptime", "badge stats"}
     assert {q["check_id"] for q in generated} == set(CHECK_IDS) | {None}
     assert any(re.search(r"bin\(time, \d+ms\)", q["sql"]) for q in generated), \
         "the series query's duration literal is dumped"

@@ -328,3 +328,124 @@ fn malformed_rows_name_the_column() {
         .unwrap_err()
         .is_retriable());
 }
+
+#[test]
+fn long_window_statistics_and_uptime_are_aggregated_in_timestream() {
+    use webmon_aws::timestream::read::{parse_stats, parse_uptime};
+
+    let q = TimestreamQueries::new("webmon", "results").unwrap();
+    let w = Window::since(Some("30d"), NOW_MS).unwrap();
+    let sql = q.stats(w, Some("it's"), false, &columns(&[]));
+    assert!(sql.contains("approx_percentile(CASE WHEN status_code IS NOT NULL THEN latency_avg_ms END, 0.99) AS p99_ms"), "{sql}");
+    assert!(sql.contains("AND check_id = 'it''s'"), "{sql}");
+    assert!(
+        sql.ends_with("GROUP BY check_id, region ORDER BY check_id, region"),
+        "{sql}"
+    );
+    let together = q.stats(w, None, true, &columns(&["warm_ttfb_ms", "error_class"]));
+    assert!(
+        together.starts_with("SELECT check_id, 'all' AS region,"),
+        "{together}"
+    );
+    assert!(
+        together.contains("CAST(NULL AS DOUBLE) AS warm_ttfb_p50_ms"),
+        "{together}"
+    );
+    assert!(
+        together.contains("CAST(NULL AS VARCHAR) AS last_error_class"),
+        "{together}"
+    );
+    assert!(
+        together.ends_with("GROUP BY check_id ORDER BY check_id"),
+        "{together}"
+    );
+
+    let cols = [
+        "check_id",
+        "region",
+        "samples",
+        "passed",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "avg_ms",
+        "ttfb_p50_ms",
+        "warm_ttfb_p50_ms",
+        "dns_p50_ms",
+        "connect_p50_ms",
+        "tls_p50_ms",
+        "transfer_p50_ms",
+        "last_at_ms",
+        "last_available",
+        "last_status_code",
+        "last_error_class",
+        "last_error_message",
+    ];
+    let stats = parse_stats(&rows(
+        &cols,
+        &[&[
+            Some("api"),
+            Some("eu-west-1"),
+            Some("86400"),
+            Some("86391"),
+            Some("120.5"),
+            Some("180.25"),
+            Some("240.0"),
+            Some("125.125"),
+            Some("60.0"),
+            None,
+            Some("1.5"),
+            Some("20.0"),
+            Some("30.0"),
+            Some("2.0"),
+            Some("1752592000000"),
+            Some("false"),
+            Some("503"),
+            Some("http_status"),
+            Some("status 503 is not accepted"),
+        ]],
+    ))
+    .unwrap();
+    let s = &stats[0];
+    assert_eq!((s.samples, s.available), (86_400, 86_391));
+    assert!((s.availability_pct - 99.989_583).abs() < 1e-4);
+    assert_eq!((s.latency_p99_ms, s.warm_ttfb_p50_ms), (Some(240.0), None));
+    assert_eq!(s.last_status, Some(503));
+    assert_eq!(
+        s.last_error.as_deref(),
+        Some("http_status: status 503 is not accepted")
+    );
+    assert!(parse_stats(&rows(&cols[..3], &[&[Some("api"), Some("eu"), Some("x")]])).is_err());
+
+    let day = 86_400_000;
+    let today = NOW_MS - NOW_MS.rem_euclid(day);
+    let uptime_sql = q.uptime(
+        Window {
+            from_ms: today - day,
+            to_ms: NOW_MS,
+        },
+        &columns(&[]),
+    );
+    assert!(
+        uptime_sql.contains("GROUP BY check_id, bin(time, 86400000ms)"),
+        "{uptime_sql}"
+    );
+    let today_ms = today.to_string();
+    let yesterday_ms = (today - day).to_string();
+    let uptime = parse_uptime(
+        &rows(
+            &["check_id", "day_ms", "samples", "passed"],
+            &[
+                &[Some("api"), Some(&yesterday_ms), Some("2880"), Some("2880")],
+                &[Some("api"), Some(&today_ms), Some("100"), Some("99")],
+            ],
+        ),
+        2,
+        NOW_MS,
+    )
+    .unwrap();
+    let api = &uptime.checks[0];
+    assert_eq!((api.samples, api.passed), (2_980, 2_979));
+    assert_eq!(api.days[0].availability_pct, Some(100.0));
+    assert_eq!(api.days[1].availability_pct, Some(99.0));
+}

@@ -96,6 +96,55 @@ async fn influxdb_1x_keeps_awkward_tags_and_gives_exact_percentiles() {
 }
 
 #[tokio::test]
+async fn influxdb_1x_counts_the_daily_uptime_itself() {
+    use webmon_core::read::Uptime;
+    use webmon_core::report::{derive, StatsReader};
+
+    let server = influxd_with("webmon").await;
+    let store = quick(InfluxConfig::v1(&server.url(), "webmon", Token::default()));
+    // Three UTC days of two checks in two regions every 20 minutes; `web` fails every
+    // seventh execution.
+    let day = 86_400_000;
+    let first_day = conformance::BASE_MS - conformance::BASE_MS.rem_euclid(day);
+    let mut results = Vec::new();
+    for check in ["api", "web"] {
+        for region in ["eu-west-1", "us-east-1"] {
+            for n in 0..(3 * 72) {
+                let mut r = result(check, region, first_day, 0);
+                r.scheduled_at_ms = first_day + n * 1_200_000;
+                r.started_at_ms = r.scheduled_at_ms + 2;
+                r.available = !(check == "web" && n % 7 == 3);
+                results.push(r);
+            }
+        }
+    }
+    store.write(&results).await.expect("write");
+    let now = first_day + 3 * day - 1;
+    // A reader that refuses more than 10 rows: the 864 executions could not be fetched,
+    // the 12 daily counts can.
+    let reader = InfluxReader::new(&server.url(), "webmon", Token::default())
+        .unwrap()
+        .with_max_rows(10);
+    let err = reader
+        .samples(Uptime::window(3, now), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("more than 10 rows"), "{err}");
+    let uptime = reader.uptime(3, now).await.expect("uptime");
+    assert_eq!(store.uptime(3, now).await.expect("uptime"), uptime);
+    let samples: Vec<_> = results
+        .iter()
+        .map(webmon_core::read::Sample::from)
+        .collect();
+    assert_eq!(uptime, derive::daily_uptime(&samples, 3, now));
+    let web = &uptime.checks[1];
+    assert_eq!((web.check_id.as_str(), web.samples), ("web", 432));
+    assert_eq!(web.passed, 432 - 2 * 31);
+    assert_eq!(web.days.len(), 3);
+}
+
+#[tokio::test]
 async fn influxdb_1x_names_a_missing_database_and_refuses_v2_writes_with_a_hint() {
     let server = influxd_with("webmon").await;
     let reader = InfluxReader::new(&server.url(), "nope", Token::default()).unwrap();

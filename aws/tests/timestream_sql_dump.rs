@@ -131,6 +131,16 @@ fn every_query() -> Vec<Query> {
                     None,
                     dash.overview(w, columns),
                 );
+                push(
+                    format!("report stats {at}"),
+                    None,
+                    dash.stats(w, None, false, columns),
+                );
+                push(
+                    format!("dashboard uptime {at}"),
+                    None,
+                    dash.uptime(w, columns),
+                );
                 for &id in CHECK_IDS {
                     let at = format!("{at} check {id:?}");
                     let id_query = [
@@ -139,6 +149,8 @@ fn every_query() -> Vec<Query> {
                         ("dashboard series", dash.series(id, w, columns)),
                         ("dashboard phases", dash.phases(id, w, columns)),
                         ("dashboard failures", dash.failures(id, w, 50, columns)),
+                        ("report stats", dash.stats(w, Some(id), false, columns)),
+                        ("badge stats", dash.stats(w, Some(id), true, columns)),
                     ];
                     for (kind, sql) in id_query {
                         push(format!("{kind} {at}"), Some(id), sql);
@@ -153,8 +165,8 @@ fn every_query() -> Vec<Query> {
 #[test]
 fn every_generated_timestream_query_is_dumped_for_the_sql_parser() {
     let queries = every_query();
-    // 2 tables x (2 describes + 6 windows x 3 column sets x (3 + 7 ids x 5)).
-    assert_eq!(queries.len(), 2 * (2 + 6 * 3 * (3 + CHECK_IDS.len() * 5)));
+    // 2 tables x (2 describes + 6 windows x 3 column sets x (5 + 7 ids x 7)).
+    assert_eq!(queries.len(), 2 * (2 + 6 * 3 * (5 + CHECK_IDS.len() * 7)));
     for kind in [
         "report describe",
         "dashboard describe",
@@ -164,6 +176,9 @@ fn every_generated_timestream_query_is_dumped_for_the_sql_parser() {
         "dashboard series",
         "dashboard phases",
         "dashboard failures",
+        "report stats",
+        "dashboard uptime",
+        "badge stats",
     ] {
         assert!(
             queries.iter().any(|q| q.at.starts_with(kind)),
@@ -174,7 +189,7 @@ fn every_generated_timestream_query_is_dumped_for_the_sql_parser() {
     for &id in CHECK_IDS {
         let literal = format!("'{}'", id.replace('\'', "''"));
         let with_id: Vec<&Query> = queries.iter().filter(|q| q.check_id == Some(id)).collect();
-        assert_eq!(with_id.len(), 2 * 6 * 3 * 5, "{id}");
+        assert_eq!(with_id.len(), 2 * 6 * 3 * 7, "{id}");
         for q in with_id {
             assert!(q.sql.contains(&literal), "{}: {}", q.at, q.sql);
         }

@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use crate::read::Sample;
-pub use source::{Stats, StatsReader, ALL_REGIONS};
+pub use source::{stats_from_samples, uptime_from_samples, Stats, StatsReader, ALL_REGIONS};
 
 /// Statistics of one check in one region.
 #[derive(Debug, Clone, PartialEq, Serialize)]

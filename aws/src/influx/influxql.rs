@@ -95,6 +95,31 @@ impl InfluxQueries {
             group.join(", ")
         )
     }
+
+    /// Two statements: executions, then passed executions, per check and UTC day in
+    /// `window` (`COUNT` grouped by `time(1d)`, which starts days at 00:00 UTC; empty
+    /// days left out).
+    pub fn uptime(&self, window: &Window) -> String {
+        let count = |name: &str, extra: &str| {
+            format!(
+                "SELECT COUNT({}) AS {} FROM {} WHERE time >= {} AND time <= {}{extra} GROUP BY time(1d), {} fill(none)",
+                quote_ident("available"),
+                quote_ident(name),
+                quote_ident(&self.measurement),
+                time_literal(window.from_ms),
+                time_literal(window.to_ms),
+                quote_ident("check_id"),
+            )
+        };
+        format!(
+            "{}; {}",
+            count("samples", ""),
+            count(
+                "passed",
+                &format!(" AND {} = true", quote_ident("available"))
+            )
+        )
+    }
 }
 
 #[cfg(test)]

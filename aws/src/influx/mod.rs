@@ -20,7 +20,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use tracing::Instrument;
 use webmon_core::ports::{PortError, ResultStore};
-use webmon_core::read::model::{Failures, Overview, Phases, Series, Window};
+use webmon_core::read::model::{Failures, Overview, Phases, Series, Uptime, Window};
 use webmon_core::read::{ResultReader, Sample};
 use webmon_core::result::ProbeResult;
 
@@ -204,7 +204,11 @@ impl InfluxStore {
     }
 }
 
-impl webmon_core::report::StatsReader for InfluxStore {}
+impl webmon_core::report::StatsReader for InfluxStore {
+    fn uptime(&self, days: u32, now_ms: i64) -> BoxFuture<'_, Result<Uptime, PortError>> {
+        self.reader.uptime(days, now_ms)
+    }
+}
 
 impl ResultReader for InfluxStore {
     fn overview(&self, window: Window) -> BoxFuture<'_, Result<Overview, PortError>> {

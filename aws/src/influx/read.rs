@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use webmon_core::ports::PortError;
-use webmon_core::read::model::{Failures, Overview, Phases, Series, Window};
+use webmon_core::read::model::{Failures, Overview, Phases, Series, Uptime, Window};
 use webmon_core::read::{ResultReader, Sample};
 use webmon_core::report::{derive, StatsReader};
 
@@ -314,12 +314,71 @@ impl SeriesRow<'_> {
     }
 }
 
+/// The daily uptime from the answer to [`InfluxQueries::uptime`]: the first statement's
+/// counts are the executions, the second's the passes.
+pub fn parse_uptime(
+    answer: &Value,
+    database: &str,
+    days: u32,
+    now_ms: i64,
+) -> Result<Uptime, PortError> {
+    let fail = |reason: String| {
+        PortError::Permanent(format!(
+            "failed to read the InfluxDB database {database}: {reason}"
+        ))
+    };
+    let mut counts: BTreeMap<(String, i64), (u64, u64)> = BTreeMap::new();
+    for (statement, result) in answer["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if let Some(error) = result["error"].as_str() {
+            return Err(fail(error.to_string()));
+        }
+        for series in result["series"].as_array().into_iter().flatten() {
+            let check = series["tags"]["check_id"]
+                .as_str()
+                .ok_or_else(|| fail("a daily count has no check_id tag".into()))?;
+            for values in series["values"].as_array().into_iter().flatten() {
+                let (Some(day), Some(n)) = (values[0].as_i64(), values[1].as_u64()) else {
+                    return Err(fail(format!(
+                        "a daily count is not (time, count): {values}"
+                    )));
+                };
+                let entry = counts.entry((check.to_string(), day)).or_default();
+                match statement {
+                    0 => entry.0 += n,
+                    _ => entry.1 += n,
+                }
+            }
+        }
+    }
+    Ok(derive::uptime_from_counts(
+        counts
+            .iter()
+            .map(|((c, d), (n, p))| (c.as_str(), *d, *n, *p)),
+        days,
+        now_ms,
+    ))
+}
+
 fn samples_of(rows: Vec<Row>) -> Vec<Sample> {
     rows.into_iter().map(|r| r.sample).collect()
 }
 
-/// Statistics and uptime from the samples (one row per execution).
-impl StatsReader for InfluxReader {}
+/// Statistics from the samples (one row per execution, exact); the daily uptime counted
+/// by the server per UTC day, so 90 days of bars fetch one row per check and day.
+impl StatsReader for InfluxReader {
+    fn uptime(&self, days: u32, now_ms: i64) -> BoxFuture<'_, Result<Uptime, PortError>> {
+        Box::pin(async move {
+            let window = Uptime::window(days, now_ms);
+            let answer = self.query(&self.queries.uptime(&window)).await?;
+            parse_uptime(&answer, &self.database, days, now_ms)
+        })
+    }
+}
 
 impl ResultReader for InfluxReader {
     fn overview(&self, window: Window) -> BoxFuture<'_, Result<Overview, PortError>> {

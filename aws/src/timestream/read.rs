@@ -22,11 +22,11 @@ use super::samples::{parse_columns, parse_samples};
 use webmon_core::ports::PortError;
 use webmon_core::read::model::{
     CheckOverview, Failure, Failures, Health, LastResult, Overview, Phases, RegionOverview,
-    RegionPhases, RegionSeries, Resolution, Series, Window,
+    RegionPhases, RegionSeries, Resolution, Series, Uptime, Window,
 };
 use webmon_core::read::ResultReader;
 use webmon_core::report::Sample;
-use webmon_core::report::StatsReader;
+use webmon_core::report::{derive, stats_from_samples, CheckRegionStats, Stats, StatsReader};
 
 pub use super::sql::TimestreamQueries;
 
@@ -213,6 +213,67 @@ pub fn parse_phases(r: &Rows, check_id: &str, window: Window) -> Result<Phases, 
     })
 }
 
+/// The report's statistics from the rows of [`TimestreamQueries::stats`].
+pub fn parse_stats(r: &Rows) -> Result<Vec<CheckRegionStats>, PortError> {
+    rows(r)
+        .map(|row| {
+            let (samples, available) = (
+                row.i64("samples")?.max(0) as u64,
+                row.i64("passed")?.max(0) as u64,
+            );
+            let class = row.opt_text("last_error_class")?;
+            let message = row.opt_text("last_error_message")?;
+            Ok(CheckRegionStats {
+                check_id: row.text("check_id")?,
+                region: row.text("region")?,
+                samples,
+                available,
+                availability_pct: if samples == 0 {
+                    0.0
+                } else {
+                    available as f64 * 100.0 / samples as f64
+                },
+                latency_p50_ms: row.opt_f64("p50_ms")?,
+                latency_p95_ms: row.opt_f64("p95_ms")?,
+                latency_p99_ms: row.opt_f64("p99_ms")?,
+                latency_avg_ms: row.opt_f64("avg_ms")?,
+                cold_ttfb_p50_ms: row.opt_f64("ttfb_p50_ms")?,
+                warm_ttfb_p50_ms: row.opt_f64("warm_ttfb_p50_ms")?,
+                dns_p50_ms: row.opt_f64("dns_p50_ms")?,
+                connect_p50_ms: row.opt_f64("connect_p50_ms")?,
+                tls_p50_ms: row.opt_f64("tls_p50_ms")?,
+                transfer_p50_ms: row.opt_f64("transfer_p50_ms")?,
+                last_scheduled_at_ms: row.i64("last_at_ms")?,
+                last_available: row.bool("last_available")?,
+                last_status: row.opt_u16("last_status_code")?,
+                last_error: class.map(|class| match message {
+                    Some(m) => format!("{class}: {m}"),
+                    None => class,
+                }),
+            })
+        })
+        .collect()
+}
+
+/// The daily uptime from the rows of [`TimestreamQueries::uptime`].
+pub fn parse_uptime(r: &Rows, days: u32, now_ms: i64) -> Result<Uptime, PortError> {
+    let counts = rows(r)
+        .map(|row| {
+            Ok((
+                row.text("check_id")?,
+                row.i64("day_ms")?,
+                row.i64("samples")?.max(0) as u64,
+                row.i64("passed")?.max(0) as u64,
+            ))
+        })
+        .collect::<Result<Vec<_>, PortError>>()?;
+    Ok(derive::uptime_from_counts(
+        counts.iter().map(|(c, d, n, p)| (c.as_str(), *d, *n, *p)),
+        days,
+        now_ms,
+    ))
+}
+
 /// The failures from the rows of [`TimestreamQueries::failures`].
 pub fn parse_failures(r: &Rows, check_id: &str, window: Window) -> Result<Failures, PortError> {
     let failures = rows(r)
@@ -289,8 +350,41 @@ impl TimestreamReader {
     }
 }
 
-/// Statistics and uptime from the samples (one row per execution).
-impl StatsReader for TimestreamReader {}
+/// Windows shorter than this fetch one row per execution for exact percentiles; longer
+/// ones are aggregated by Timestream.
+pub const EXACT_WINDOW_MS: i64 = 3_600_000;
+
+/// Statistics and uptime aggregated by Timestream for long windows (one row per check
+/// and region, or per check and day), exact from samples for short ones.
+impl StatsReader for TimestreamReader {
+    fn stats<'a>(
+        &'a self,
+        window: Window,
+        check_id: Option<&'a str>,
+        regions_together: bool,
+    ) -> BoxFuture<'a, Result<Stats, PortError>> {
+        Box::pin(async move {
+            if window.span_ms() < EXACT_WINDOW_MS {
+                return stats_from_samples(self, window, check_id, regions_together).await;
+            }
+            let rows = self
+                .run(|c| self.queries.stats(window, check_id, regions_together, c))
+                .await?;
+            Ok(Stats {
+                rows: parse_stats(&rows)?,
+                resolution: Resolution::in_store(),
+            })
+        })
+    }
+
+    fn uptime(&self, days: u32, now_ms: i64) -> BoxFuture<'_, Result<Uptime, PortError>> {
+        Box::pin(async move {
+            let window = Uptime::window(days, now_ms);
+            let rows = self.run(|c| self.queries.uptime(window, c)).await?;
+            parse_uptime(&rows, days, now_ms)
+        })
+    }
+}
 
 impl ResultReader for TimestreamReader {
     fn overview(&self, window: Window) -> BoxFuture<'_, Result<Overview, PortError>> {

@@ -37,8 +37,15 @@ impl Cols<'_> {
     /// `f(latency of answered executions)`, or a NULL double when the table has no
     /// answered execution (no `status_code`) or no latency.
     fn of_latency(&self, f: impl FnOnce(&str) -> String) -> String {
-        if self.has("status_code") && self.has("latency_avg_ms") {
-            f("CASE WHEN status_code IS NOT NULL THEN latency_avg_ms END")
+        self.of_answered("latency_avg_ms", f)
+    }
+    /// `f(measure of answered executions)`, or a NULL double when the table has no
+    /// answered execution or not the measure.
+    fn of_answered(&self, name: &str, f: impl FnOnce(&str) -> String) -> String {
+        if self.has("status_code") && self.has(name) {
+            f(&format!(
+                "CASE WHEN status_code IS NOT NULL THEN {name} END"
+            ))
         } else {
             "CAST(NULL AS DOUBLE)".to_string()
         }
@@ -140,6 +147,66 @@ impl TimestreamQueries {
              {} AND {} IS NOT NULL GROUP BY region ORDER BY region",
             self.filter(window, Some(check_id)),
             c.col("status_code", "BIGINT")
+        )
+    }
+
+    /// The report's statistics aggregated in Timestream, one row per check and region
+    /// (or per check, every region together, labelled `all`): counts, `approx_percentile`
+    /// latencies and phase medians over answered executions, the mean, and the last
+    /// execution. For long windows, where one row per execution would be millions.
+    pub fn stats(
+        &self,
+        window: Window,
+        check_id: Option<&str>,
+        regions_together: bool,
+        columns: &[String],
+    ) -> String {
+        let c = Cols(columns);
+        let available = c.col("available", "BOOLEAN");
+        let p = |q: &str| c.of_latency(|l| format!("approx_percentile({l}, {q})"));
+        let median = |name: &str| c.of_answered(name, |m| format!("approx_percentile({m}, 0.5)"));
+        let last = |name: &str, ty: &str| c.or_null(name, ty, |n| format!("max_by({n}, time)"));
+        let (region, group) = if regions_together {
+            ("'all'", "check_id")
+        } else {
+            ("region", "check_id, region")
+        };
+        format!(
+            "SELECT check_id, {region} AS region, COUNT(*) AS samples, \
+             SUM(CASE WHEN {available} THEN 1 ELSE 0 END) AS passed, \
+             {} AS p50_ms, {} AS p95_ms, {} AS p99_ms, {} AS avg_ms, \
+             {} AS ttfb_p50_ms, {} AS warm_ttfb_p50_ms, {} AS dns_p50_ms, \
+             {} AS connect_p50_ms, {} AS tls_p50_ms, {} AS transfer_p50_ms, \
+             to_milliseconds(max(time)) AS last_at_ms, max_by({available}, time) AS last_available, \
+             {} AS last_status_code, {} AS last_error_class, {} AS last_error_message \
+             {} GROUP BY {group} ORDER BY {group}",
+            p("0.5"),
+            p("0.95"),
+            p("0.99"),
+            c.of_latency(|l| format!("avg({l})")),
+            median("ttfb_ms"),
+            c.or_null("warm_ttfb_ms", "DOUBLE", |n| format!("approx_percentile({n}, 0.5)")),
+            median("dns_ms"),
+            median("connect_ms"),
+            median("tls_ms"),
+            median("transfer_ms"),
+            last("status_code", "BIGINT"),
+            last("error_class", "VARCHAR"),
+            last("error_message", "VARCHAR"),
+            self.filter(window, check_id)
+        )
+    }
+
+    /// Executions and passes per check and UTC day, every region together.
+    pub fn uptime(&self, window: Window, columns: &[String]) -> String {
+        let c = Cols(columns);
+        let day = "bin(time, 86400000ms)";
+        format!(
+            "SELECT check_id, to_milliseconds({day}) AS day_ms, COUNT(*) AS samples, \
+             SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS passed \
+             {} GROUP BY check_id, {day} ORDER BY check_id, day_ms",
+            c.col("available", "BOOLEAN"),
+            self.filter(window, None)
         )
     }
 

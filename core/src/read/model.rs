@@ -87,6 +87,9 @@ pub struct Resolution {
     /// An edge older than the raw retention was read from its whole 5-minute bucket,
     /// widening the window by up to 5 minutes there.
     pub widened: bool,
+    /// The store aggregated the raw executions itself (Timestream's
+    /// `approx_percentile`), returning one row per group instead of one per execution.
+    pub in_store: bool,
 }
 
 impl Resolution {
@@ -96,12 +99,26 @@ impl Resolution {
             rollups: vec![],
             raw: true,
             widened: false,
+            in_store: false,
+        }
+    }
+
+    /// Raw executions aggregated by the store.
+    pub fn in_store() -> Self {
+        Self {
+            in_store: true,
+            ..Self::raw()
         }
     }
 
     /// For a person: `raw executions`, or `1d, 1h and 5m rollups and raw executions at
     /// the edges (percentiles within 0.5%)`.
     pub fn describe(&self) -> String {
+        if self.in_store {
+            return "raw executions aggregated in the store (approximate percentiles: rank \
+                    error up to 1%)"
+                .into();
+        }
         if self.rollups.is_empty() {
             return "raw executions".into();
         }

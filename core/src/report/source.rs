@@ -34,25 +34,40 @@ pub trait StatsReader: ResultReader {
         check_id: Option<&'a str>,
         regions_together: bool,
     ) -> BoxFuture<'a, Result<Stats, PortError>> {
-        Box::pin(async move {
-            let mut samples = self.samples(window, check_id).await?;
-            if regions_together {
-                samples
-                    .iter_mut()
-                    .for_each(|s| s.region = ALL_REGIONS.to_string());
-            }
-            Ok(Stats {
-                rows: summarize(&samples),
-                resolution: Resolution::raw(),
-            })
-        })
+        Box::pin(stats_from_samples(self, window, check_id, regions_together))
     }
 
     /// Daily availability of every check over the `days` UTC days ending at `now_ms`.
     fn uptime(&self, days: u32, now_ms: i64) -> BoxFuture<'_, Result<Uptime, PortError>> {
-        Box::pin(async move {
-            let samples = self.samples(Uptime::window(days, now_ms), None).await?;
-            Ok(derive::daily_uptime(&samples, days, now_ms))
-        })
+        Box::pin(uptime_from_samples(self, days, now_ms))
     }
+}
+
+/// [`StatsReader::stats`] from one sample per execution: exact nearest-rank figures.
+pub async fn stats_from_samples<R: ResultReader + ?Sized>(
+    reader: &R,
+    window: Window,
+    check_id: Option<&str>,
+    regions_together: bool,
+) -> Result<Stats, PortError> {
+    let mut samples = reader.samples(window, check_id).await?;
+    if regions_together {
+        samples
+            .iter_mut()
+            .for_each(|s| s.region = ALL_REGIONS.to_string());
+    }
+    Ok(Stats {
+        rows: summarize(&samples),
+        resolution: Resolution::raw(),
+    })
+}
+
+/// [`StatsReader::uptime`] from one sample per execution.
+pub async fn uptime_from_samples<R: ResultReader + ?Sized>(
+    reader: &R,
+    days: u32,
+    now_ms: i64,
+) -> Result<Uptime, PortError> {
+    let samples = reader.samples(Uptime::window(days, now_ms), None).await?;
+    Ok(derive::daily_uptime(&samples, days, now_ms))
 }

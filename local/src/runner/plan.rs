@@ -2,6 +2,11 @@
 //! ([`webmon_core::schedule::next_run_at_or_after`]), kept in a min-heap. A check new
 //! to the plan runs at once, then settles on its grid: its next run is the first grid
 //! time at least half an interval later, so it never runs twice in a row.
+//!
+//! "At once" is paced: the new checks of one load start [`FIRST_RUNS_PER_SECOND`] a
+//! second, in id order (10 checks within 50 ms, 10,000 over 50 s, never later than one
+//! interval). Starting 10,000 first runs in the same instant would delay every grid run
+//! behind them by seconds; paced, they share the machine with the grid.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -9,6 +14,9 @@ use std::sync::Arc;
 
 use webmon_core::check::Check;
 use webmon_core::schedule::next_run_at_or_after;
+
+/// How many first runs of new checks start per second.
+pub const FIRST_RUNS_PER_SECOND: i64 = 200;
 
 struct Entry {
     check: Arc<Check>,
@@ -53,11 +61,14 @@ impl Plan {
     }
 
     /// Replaces the checks. A check that keeps its interval keeps its next run, so a
-    /// reload neither skips nor repeats an execution; a new check (or one whose interval
-    /// changed) runs at `now_ms`; checks that do not run in this region (or are
+    /// reload neither skips nor repeats an execution; a check whose interval changed
+    /// moves to its new grid; a new check runs from `now_ms`, paced at
+    /// [`FIRST_RUNS_PER_SECOND`]; checks that do not run in this region (or are
     /// disabled) are left out.
-    pub fn replace(&mut self, checks: Vec<Arc<Check>>, now_ms: i64) {
+    pub fn replace(&mut self, mut checks: Vec<Arc<Check>>, now_ms: i64) {
+        checks.sort_by(|a, b| a.id.cmp(&b.id));
         let mut entries = HashMap::with_capacity(checks.len());
+        let mut new = 0i64;
         for check in checks.into_iter().filter(|c| c.runs_in(&self.region)) {
             let (due_ms, immediate) = match self.entries.get(&check.id) {
                 Some(old) if old.check.interval == check.interval => (old.due_ms, old.immediate),
@@ -65,7 +76,12 @@ impl Plan {
                     next_run_at_or_after(&check.id, check.interval, now_ms),
                     false,
                 ),
-                None => (now_ms, true),
+                None => {
+                    let interval_ms = check.interval.seconds() as i64 * 1000;
+                    let paced = (new * 1000 / FIRST_RUNS_PER_SECOND).min(interval_ms);
+                    new += 1;
+                    (now_ms + paced, true)
+                }
             };
             entries.insert(
                 check.id.clone(),
@@ -185,5 +201,38 @@ mod tests {
         assert!(plan.next_due().unwrap() > late);
         plan.replace(Vec::new(), late);
         assert_eq!(plan.next_due(), None);
+    }
+
+    #[test]
+    fn first_runs_are_paced_in_id_order_within_one_interval() {
+        let mut plan = Plan::new("local");
+        let mut yaml = String::from("checks:\n");
+        for i in 0..1_000 {
+            yaml.push_str(&format!(
+                "  - {{id: c{i:04}, url: 'http://c.test/', interval: 2s, timeout: 1s}}\n"
+            ));
+        }
+        plan.replace(checks(&yaml), 0);
+        // 200 a second: the first 200 within the first second, c0001 5 ms after c0000.
+        let first: Vec<(String, i64)> = plan
+            .take_due(995)
+            .into_iter()
+            .map(|(c, at)| (c.id.clone(), at))
+            .collect();
+        assert_eq!(first.len(), 200);
+        assert_eq!(first[0], ("c0000".to_string(), 0));
+        assert_eq!(first[1], ("c0001".to_string(), 5));
+        // Never later than one interval (2 s): the other 600 new checks wait at most
+        // until then, after the 400 paced into the first two seconds.
+        // (The first 200 may come round again on their grid by then: left out.)
+        let rest: Vec<i64> = plan
+            .take_due(2_000)
+            .into_iter()
+            .filter(|(c, _)| !first.iter().any(|(id, _)| *id == c.id))
+            .map(|(_, at)| at)
+            .collect();
+        assert_eq!(rest.len(), 800);
+        assert!(rest.iter().all(|at| (1_000..=2_000).contains(at)));
+        assert_eq!(rest.iter().filter(|at| **at == 2_000).count(), 600);
     }
 }

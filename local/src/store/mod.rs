@@ -32,7 +32,9 @@ pub use alert_outbox::OutboxCounts;
 pub use alert_state::{AlertCommit, IncidentRecord, StoredAlerting};
 pub use open::open_existing;
 pub use query::CheckRegion;
-pub use rollup::{maintain_every, Retention, RetentionRun, RollupBounds, RollupRun, ROLLUP_BATCH};
+pub use rollup::{
+    maintain_every, Retention, RetentionRun, RollupBounds, RollupImport, RollupRun, ROLLUP_BATCH,
+};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -246,6 +248,16 @@ fn id_of(tx: &Transaction<'_>, label: &str, table: Key<'_>) -> Result<i64, PortE
         .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(&args)))
         .map_err(|e| sql_error("add a series", label, e))?;
     Ok(tx.last_insert_rowid())
+}
+
+/// The id of the series of `check` in `region`, added when missing.
+fn series_id(
+    tx: &Transaction<'_>,
+    label: &str,
+    check: &str,
+    region: &str,
+) -> Result<i64, PortError> {
+    id_of(tx, label, Key::Series(check, region))
 }
 
 /// A row keyed by text in [`id_of`].

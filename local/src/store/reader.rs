@@ -36,6 +36,7 @@ fn resolution_of(cover: &Cover) -> Resolution {
         rollups: levels.iter().rev().map(|l| l.label().to_string()).collect(),
         raw: !cover.raw.is_empty(),
         widened: cover.widened,
+        in_store: false,
     }
 }
 
@@ -61,7 +62,14 @@ impl SqliteStore {
         ))
     }
 
-    async fn gather(&self, cover: &Cover, check_id: Option<&str>) -> Result<Gathered, PortError> {
+    /// The raw samples and rollups of `cover`; with `phases`, the rollups' phase sketches
+    /// too (the overview, series and uptime need none).
+    async fn gather(
+        &self,
+        cover: &Cover,
+        check_id: Option<&str>,
+        phases: bool,
+    ) -> Result<Gathered, PortError> {
         let mut samples = Vec::new();
         for (from, to) in &cover.raw {
             samples.extend(self.samples_between(*from, *to, check_id).await?);
@@ -69,7 +77,7 @@ impl SqliteStore {
         let mut rollups = Vec::new();
         for (level, first, last) in &cover.rollups {
             rollups.extend(
-                self.rollups_between(*level, *first, *last, check_id)
+                self.rollups_between(*level, *first, *last, check_id, phases)
                     .await?,
             );
         }
@@ -92,7 +100,7 @@ impl SqliteStore {
             let samples = self.window_samples(&window, None).await?;
             return Ok(derive::overview(&samples, &urls, window));
         }
-        let g = self.gather(&cover, None).await?;
+        let g = self.gather(&cover, None, false).await?;
         if g.rollups.is_empty() {
             return Ok(derive::overview(&g.samples, &urls, window));
         }
@@ -109,7 +117,7 @@ impl SqliteStore {
             let samples = self.window_samples(&window, Some(check_id)).await?;
             return Ok(derive::series(&samples, check_id, window));
         }
-        let g = self.gather(&cover, Some(check_id)).await?;
+        let g = self.gather(&cover, Some(check_id), false).await?;
         if g.rollups.is_empty() {
             return Ok(derive::series(&g.samples, check_id, window));
         }
@@ -125,7 +133,7 @@ impl SqliteStore {
             let samples = self.window_samples(&window, Some(check_id)).await?;
             return Ok(derive::phases(&samples, check_id, window));
         }
-        let g = self.gather(&cover, Some(check_id)).await?;
+        let g = self.gather(&cover, Some(check_id), true).await?;
         if g.rollups.is_empty() {
             return Ok(derive::phases(&g.samples, check_id, window));
         }
@@ -147,7 +155,7 @@ impl SqliteStore {
                 resolution: Resolution::raw(),
             }
         } else {
-            self.gather(&cover, check_id).await?
+            self.gather(&cover, check_id, true).await?
         };
         let region = |r: &str| {
             if regions_together {
@@ -176,7 +184,7 @@ impl SqliteStore {
     async fn window_uptime(&self, days: u32, now_ms: i64) -> Result<Uptime, PortError> {
         let window = Uptime::window(days, now_ms);
         let cover = self.cover_of(window, Level::Day.width_ms()).await?;
-        let g = self.gather(&cover, None).await?;
+        let g = self.gather(&cover, None, false).await?;
         let groups = group(&g.samples, &g.rollups, |c, _, t| {
             (c.to_string(), Level::Day.start_of(t))
         });

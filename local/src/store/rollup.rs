@@ -91,32 +91,11 @@ impl SqliteStore {
                 }
             }
             {
-                let mut read = tx
-                    .prepare_cached(
-                        "SELECT data FROM rollups WHERE level = ?1 AND series = ?2 AND start = ?3",
-                    )
-                    .map_err(|e| sql_error("prepare a query", label, e))?;
-                let mut write = tx
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO rollups (level, series, start, data) VALUES (?1, ?2, ?3, ?4)",
-                    )
-                    .map_err(|e| sql_error("prepare a query", label, e))?;
                 for ((level, series, start), mut aggregate) in std::mem::take(&mut buckets) {
-                    let old: Option<Vec<u8>> = read
-                        .query_row(params![level, series, start], |r| r.get(0))
-                        .optional()
-                        .map_err(|e| sql_error("read a rollup", label, e))?;
-                    if let Some(old) = old {
-                        let old = Aggregate::decode(&old).map_err(|e| {
-                            PortError::Permanent(format!(
-                                "the rollup of series {series} at {start} in {label} is damaged: {e}"
-                            ))
-                        })?;
+                    if let Some(old) = read_rollup(&tx, label, level, series, start)? {
                         aggregate.merge(&old);
                     }
-                    write
-                        .execute(params![level, series, start, aggregate.encode()])
-                        .map_err(|e| sql_error("write a rollup", label, e))?;
+                    write_rollup(&tx, label, level, series, start, &aggregate)?;
                     buckets.insert((level, series, start), Aggregate::default());
                 }
             }
@@ -173,6 +152,11 @@ impl SqliteStore {
                                 params![level_code(level), id, rollups_before_ms],
                             )
                             .map_err(|e| sql_error("delete old rollups", label, e))?;
+                        tx.execute(
+                            "DELETE FROM rollup_phases WHERE level = ?1 AND series = ?2 AND start < ?3",
+                            params![level_code(level), id, rollups_before_ms],
+                        )
+                        .map_err(|e| sql_error("delete old rollups", label, e))?;
                     }
                     tx.commit()
                         .map_err(|e| sql_error("commit the retention", label, e))?;
@@ -218,33 +202,47 @@ impl SqliteStore {
     }
 
     /// The rollups of `level` with a bucket start in `[first, last]`, optionally of one
-    /// check.
+    /// check; with `phases`, their phase sketches too (otherwise left empty).
     pub async fn rollups_between(
         &self,
         level: Level,
         first: i64,
         last: i64,
         check: Option<&str>,
+        phases: bool,
     ) -> Result<Vec<Rollup>, PortError> {
         let check = check.map(str::to_string);
         self.with_read_conn(move |conn, label| {
+            let sql = if phases {
+                "SELECT s.check_id, s.region, r.start, r.summary, p.phases
+                 FROM series s CROSS JOIN rollups r
+                   ON r.level = ?1 AND r.series = s.id AND r.start >= ?2 AND r.start <= ?3
+                 LEFT JOIN rollup_phases p ON p.level = r.level AND p.series = r.series AND p.start = r.start
+                 WHERE (?4 IS NULL OR s.check_id = ?4)"
+            } else {
+                "SELECT s.check_id, s.region, r.start, r.summary, NULL
+                 FROM series s CROSS JOIN rollups r
+                   ON r.level = ?1 AND r.series = s.id AND r.start >= ?2 AND r.start <= ?3
+                 WHERE (?4 IS NULL OR s.check_id = ?4)"
+            };
             let mut stmt = conn
-                .prepare_cached(
-                    "SELECT s.check_id, s.region, r.start, r.data FROM series s CROSS JOIN rollups r
-                       ON r.level = ?1 AND r.series = s.id AND r.start >= ?2 AND r.start <= ?3
-                     WHERE (?4 IS NULL OR s.check_id = ?4)",
-                )
+                .prepare_cached(sql)
                 .map_err(|e| sql_error("prepare a query", label, e))?;
             let rows = stmt
                 .query_map(params![level_code(level), first, last, check], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, Vec<u8>>(3)?))
+                    let check_id: String = r.get(0)?;
+                    let region: String = r.get(1)?;
+                    let start_ms: i64 = r.get(2)?;
+                    let summary = r.get_ref(3)?.as_blob()?;
+                    let phases = r.get_ref(4)?.as_blob_or_null()?;
+                    Ok((check_id, region, start_ms, Aggregate::decode(summary, phases)))
                 })
                 .map_err(|e| sql_error("read rollups", label, e))?;
             let mut out = Vec::new();
             for row in rows {
-                let (check_id, region, start_ms, data): (String, String, i64, Vec<u8>) =
+                let (check_id, region, start_ms, aggregate) =
                     row.map_err(|e| sql_error("read a rollup", label, e))?;
-                let aggregate = Aggregate::decode(&data).map_err(|e| {
+                let aggregate = aggregate.map_err(|e| {
                     PortError::Permanent(format!(
                         "the rollup of {check_id} in {region} at {start_ms} in {label} is damaged: {e}"
                     ))
@@ -260,6 +258,60 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+/// The stored rollup at (level, series, start), with its phases.
+fn read_rollup(
+    tx: &rusqlite::Transaction<'_>,
+    label: &str,
+    level: i64,
+    series: i64,
+    start: i64,
+) -> Result<Option<Aggregate>, PortError> {
+    let found: Option<(Vec<u8>, Option<Vec<u8>>)> = tx
+        .prepare_cached(
+            "SELECT r.summary, p.phases FROM rollups r
+             LEFT JOIN rollup_phases p ON p.level = r.level AND p.series = r.series AND p.start = r.start
+             WHERE r.level = ?1 AND r.series = ?2 AND r.start = ?3",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(params![level, series, start], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(|e| sql_error("read a rollup", label, e))?;
+    found
+        .map(|(summary, phases)| {
+            Aggregate::decode(&summary, phases.as_deref()).map_err(|e| {
+                PortError::Permanent(format!(
+                    "the rollup of series {series} at {start} in {label} is damaged: {e}"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// Writes (replacing) the rollup at (level, series, start).
+fn write_rollup(
+    tx: &rusqlite::Transaction<'_>,
+    label: &str,
+    level: i64,
+    series: i64,
+    start: i64,
+    aggregate: &Aggregate,
+) -> Result<(), PortError> {
+    let (summary, phases) = aggregate.encode();
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO rollups (level, series, start, summary) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![level, series, start, summary]))
+    .and_then(|_| {
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO rollup_phases (level, series, start, phases) VALUES (?1, ?2, ?3, ?4)",
+        )
+    })
+    .and_then(|mut stmt| stmt.execute(params![level, series, start, phases]))
+    .map_err(|e| sql_error("write a rollup", label, e))?;
+    Ok(())
 }
 
 /// How long `webmon run` keeps raw executions and rollups.
@@ -339,5 +391,57 @@ pub async fn maintain_every(
                 tracing::warn!(error = %e, "store maintenance failed; retrying at the next pass")
             }
         }
+    }
+}
+
+/// A rollup to import: check, region, level, bucket start and the aggregate.
+pub type RollupImport = (String, String, Level, i64, Aggregate);
+
+impl SqliteStore {
+    /// Writes rollups directly (replacing any at the same bucket), for history imported
+    /// from elsewhere and for `webmon bench store`, which builds 90 days of rollups
+    /// without storing every execution first. One transaction.
+    pub async fn import_rollups(&self, rollups: Vec<RollupImport>) -> Result<usize, PortError> {
+        self.with_conn(move |conn, label| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| sql_error("begin a transaction", label, e))?;
+            for (check, region, level, start, aggregate) in &rollups {
+                let series = super::series_id(&tx, label, check, region)?;
+                write_rollup(&tx, label, level_code(*level), series, *start, aggregate)?;
+            }
+            tx.commit()
+                .map_err(|e| sql_error("commit rollups", label, e))?;
+            Ok(rollups.len())
+        })
+        .await
+    }
+
+    /// Bytes of the database file (after checkpointing the WAL into it) and the rows
+    /// of each kind: raw executions and rollups.
+    pub async fn footprint(&self) -> Result<(u64, u64, u64), PortError> {
+        self.with_conn(|conn, label| {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(|e| sql_error("checkpoint", label, e))?;
+            let pages: i64 = conn
+                .query_row("PRAGMA page_count", [], |r| r.get(0))
+                .map_err(|e| sql_error("read the page count", label, e))?;
+            let size: i64 = conn
+                .query_row("PRAGMA page_size", [], |r| r.get(0))
+                .map_err(|e| sql_error("read the page size", label, e))?;
+            let count = |table: &str| -> Result<u64, PortError> {
+                conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|n| n as u64)
+                .map_err(|e| sql_error("count rows", label, e))
+            };
+            Ok((
+                (pages * size) as u64,
+                count("executions")?,
+                count("rollups")?,
+            ))
+        })
+        .await
     }
 }

@@ -128,12 +128,21 @@ const MIGRATIONS: &[M<'static>] = &[
     );
     -- One row per execution: a retried batch never duplicates results.
     CREATE UNIQUE INDEX executions_series_at ON executions (series, at);
-    -- Rollups: level is the bucket width in seconds (300, 3600, 86400).
+    -- Rollups: level is the bucket width in seconds (300, 3600, 86400). The summary
+    -- (counts, latency sketch, failures, last execution) and the phase sketches live
+    -- apart, so the overview reads only the summaries.
     CREATE TABLE rollups (
         level INTEGER NOT NULL,
         series INTEGER NOT NULL,
         start INTEGER NOT NULL,
-        data BLOB NOT NULL,
+        summary BLOB NOT NULL,
+        PRIMARY KEY (level, series, start)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_phases (
+        level INTEGER NOT NULL,
+        series INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        phases BLOB NOT NULL,
         PRIMARY KEY (level, series, start)
     ) WITHOUT ROWID;
     -- Executions with an id up to rolled_id are in the rollups; executions scheduled

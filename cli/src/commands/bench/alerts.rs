@@ -1,8 +1,7 @@
 //! `webmon bench alerts`: the cost of alert evaluation at many checks, the way
 //! `webmon run` does it (one evaluation per stored batch, then the commit of the changed
 //! state and intents to SQLite), beside a reference measured in the same run: parsing
-//! the same results from their stored JSON, which every evaluation of `webmon run` does
-//! anyway. Memory per check is the growth of the resident set while the state is built,
+//! the same results from JSON, their wire format. Memory per check is the growth of the resident set while the state is built,
 //! and the size of its stored JSON.
 
 use std::fmt::Write as _;
@@ -101,7 +100,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         rounds.len()
     );
     println!(
-        "  reference, parse stored JSON : {:>9.0} ns/result",
+        "  reference, parse result JSON : {:>9.0} ns/result",
         per(parse, total)
     );
     println!(

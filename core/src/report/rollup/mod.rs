@@ -4,7 +4,8 @@
 //! - [`Aggregate`]: counts, availability, a [`Sketch`] of the latency and of each cold
 //!   phase (percentiles within 0.5 % of the exact nearest-rank value over any merge),
 //!   the sum of the latency (for means), failures by error class, and the last
-//!   execution. [`Aggregate::encode`] is its compact byte form.
+//!   execution. [`Aggregate::encode`] is its compact byte form (a summary, and the
+//!   phase sketches apart, so the overview reads a quarter of the bytes).
 //! - [`Level`]: the bucket widths a store keeps (5 minutes, 1 hour, 1 day), and
 //!   [`cover()`](cover::cover), which splits a window into the fewest whole buckets plus
 //!   raw executions at the edges.
@@ -118,15 +119,16 @@ impl Aggregate {
         self.latency.count()
     }
 
-    /// The compact byte form: varints, the latency sum in microseconds.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The compact byte form, in two parts: the summary (counts, latency sum in
+    /// microseconds, latency sketch, failures by class, last execution), which the
+    /// overview, series and uptime read, and the phase sketches, which only phase
+    /// medians and the report read. Varints throughout.
+    pub fn encode(&self) -> (Vec<u8>, Vec<u8>) {
         let mut w = Writer::default();
         w.u64(self.samples);
         w.u64(self.passed);
         w.u64((self.latency_sum_ms * 1000.0).round().max(0.0) as u64);
-        for sketch in self.sketches() {
-            sketch.encode(&mut w);
-        }
+        self.latency.encode(&mut w);
         w.u64(self.errors.len() as u64);
         for (class, n) in &self.errors {
             w.str(class);
@@ -142,21 +144,24 @@ impl Aggregate {
                 w.opt_str(l.error_message.as_deref());
             }
         }
-        w.finish()
+        let mut phases = Writer::default();
+        for sketch in self.phase_sketches() {
+            sketch.encode(&mut phases);
+        }
+        (w.finish(), phases.finish())
     }
 
-    /// Reads what [`Aggregate::encode`] wrote; the error says what is wrong.
-    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        let mut r = Reader::new(bytes);
+    /// Reads what [`Aggregate::encode`] wrote: the summary, and the phases when given
+    /// (without them the phase sketches stay empty). The error says what is wrong.
+    pub fn decode(summary: &[u8], phases: Option<&[u8]>) -> Result<Self, String> {
+        let mut r = Reader::new(summary);
         let mut a = Aggregate {
             samples: r.u64()?,
             passed: r.u64()?,
             latency_sum_ms: r.u64()? as f64 / 1000.0,
+            latency: Sketch::decode(&mut r)?,
             ..Default::default()
         };
-        for sketch in a.sketches_mut() {
-            *sketch = Sketch::decode(&mut r)?;
-        }
         for _ in 0..r.u64()? {
             let class = r.str()?;
             a.errors.insert(class, r.u64()?);
@@ -177,12 +182,20 @@ impl Aggregate {
         if !r.is_empty() {
             return Err("the rollup has bytes after its end".into());
         }
+        if let Some(phases) = phases {
+            let mut r = Reader::new(phases);
+            for sketch in a.phase_sketches_mut() {
+                *sketch = Sketch::decode(&mut r)?;
+            }
+            if !r.is_empty() {
+                return Err("the rollup's phases have bytes after their end".into());
+            }
+        }
         Ok(a)
     }
 
-    fn sketches(&self) -> [&Sketch; 7] {
+    fn phase_sketches(&self) -> [&Sketch; 6] {
         [
-            &self.latency,
             &self.cold_ttfb,
             &self.warm_ttfb,
             &self.dns,
@@ -192,9 +205,8 @@ impl Aggregate {
         ]
     }
 
-    fn sketches_mut(&mut self) -> [&mut Sketch; 7] {
+    fn phase_sketches_mut(&mut self) -> [&mut Sketch; 6] {
         [
-            &mut self.latency,
             &mut self.cold_ttfb,
             &mut self.warm_ttfb,
             &mut self.dns,
@@ -288,20 +300,32 @@ mod tests {
         for i in 0..10 {
             a.add(&sample(i * 30_000, 120.0 + (i % 3) as f64, i != 4));
         }
-        let bytes = a.encode();
-        let back = Aggregate::decode(&bytes).unwrap();
+        let (summary, phases) = a.encode();
+        let back = Aggregate::decode(&summary, Some(&phases)).unwrap();
         assert_eq!(back.samples, 10);
         assert_eq!(back.passed, 9);
         assert!((back.latency_sum_ms - a.latency_sum_ms).abs() < 0.001);
         assert_eq!(back.latency, a.latency);
+        assert_eq!(back.warm_ttfb, a.warm_ttfb);
         assert_eq!(back.errors, a.errors);
         assert_eq!(back.last, a.last);
-        // Ten executions of a steady check: well under 100 bytes.
-        assert!(bytes.len() < 100, "{} bytes", bytes.len());
-        assert!(Aggregate::decode(&bytes[..bytes.len() - 1]).is_err());
-        let mut longer = bytes.clone();
+        // Without the phases: the summary alone, phase sketches empty.
+        let lean = Aggregate::decode(&summary, None).unwrap();
+        assert_eq!(
+            (lean.latency.clone(), lean.cold_ttfb.count()),
+            (a.latency.clone(), 0)
+        );
+        // Ten executions of a steady check: well under 100 bytes in all.
+        assert!(
+            summary.len() + phases.len() < 100,
+            "{} + {} bytes",
+            summary.len(),
+            phases.len()
+        );
+        assert!(Aggregate::decode(&summary[..summary.len() - 1], None).is_err());
+        let mut longer = summary.clone();
         longer.push(0);
-        assert!(Aggregate::decode(&longer)
+        assert!(Aggregate::decode(&longer, None)
             .unwrap_err()
             .contains("after its end"));
     }

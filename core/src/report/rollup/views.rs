@@ -198,7 +198,10 @@ mod tests {
             check_id,
             region,
             start_ms,
-            aggregate: Aggregate::decode(&aggregate.encode()).unwrap(),
+            aggregate: {
+                let (summary, phases) = aggregate.encode();
+                Aggregate::decode(&summary, Some(&phases)).unwrap()
+            },
         })
         .collect();
         let groups = group(recent, &rollups, |c, r, _| (c.to_string(), r.to_string()));
