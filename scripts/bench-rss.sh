@@ -37,7 +37,7 @@ port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 
 RUST_LOG=info "$bin" run --config "$dir/checks.yaml" --db "$dir/webmon.db" \
   --demo-target "127.0.0.1:$port" --port 0 --duration "$((seconds + 5))s" \
-  --summary-every 10m 2>"$dir/run.log" &
+  --summary-every 10m ${WEBMON_RUN_ARGS:-} 2>"$dir/run.log" &
 pid=$!
 sleep "$seconds"
 hwm_kb="$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")"
@@ -51,15 +51,24 @@ echo "webmon run: $checks checks at $interval (5 requests each) for ${seconds}s"
 echo "  VmHWM (peak RSS): $((hwm_kb / 1024)) MiB ($hwm_kb kB)"
 echo "  VmRSS at ${seconds}s: $((rss_kb / 1024)) MiB ($rss_kb kB)"
 echo "  CPU time in ${seconds}s: ${cpu_s} s (probes and the in-process demo target)"
-python3 - "$dir/webmon.db" <<'PY'
-import sqlite3, sys
+python3 - "$dir/webmon.db" "$interval" <<'PY'
+import re, sqlite3, sys
 db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+number, unit = re.fullmatch(r"(\d+)(ms|s|m|h)", sys.argv[2]).groups()
+interval_ms = int(number) * {"ms": 1, "s": 1000, "m": 60000, "h": 3600000}[unit]
 stored, available = db.execute("SELECT COUNT(*), SUM(available) FROM executions").fetchone()
-late = sorted(r[0] for r in db.execute("SELECT started FROM executions"))
-def pct(p):
-    return late[min(len(late) - 1, max(0, -(-len(late) * p // 100) - 1))] if late else float("nan")
+rows = db.execute("SELECT at, started FROM executions").fetchall()
+first = min((at for at, _ in rows), default=0)
+def line(label, late):
+    late = sorted(late)
+    def pct(p):
+        return late[min(len(late) - 1, max(0, -(-len(late) * p // 100) - 1))] if late else "n/a"
+    print(f"  lateness {label} (started - scheduled, {len(late)} executions): "
+          f"p50 {pct(50)} ms, p99 {pct(99)} ms, max {late[-1] if late else 'n/a'} ms")
 print(f"  results stored: {stored} (available: {available})")
-print(f"  lateness (started - scheduled): p50 {pct(50)} ms, p99 {pct(99)} ms, max {late[-1] if late else 'n/a'} ms")
+line("overall", [s for _, s in rows])
+# After the first interval: every check on its grid, the first runs done.
+line("after the first interval", [s for at, s in rows if at >= first + interval_ms])
 PY
 pattern='[0-9]* executions ([^)]*); [0-9]* results stored, [0-9]* could not be stored'
 closing="$(grep -o "$pattern" "$dir/run.log" | tail -1)"

@@ -96,6 +96,11 @@ step "lambda binaries under cargo lambda watch" bash scripts/lambda-watch-smoke.
 # (about 100 s here); at 100 checks the offset waiting is spread over too few executions.
 step "bench cost (1,000 checks, 5 minutes)" env RUST_LOG=warn cargo run -q -p webmon --features bench -- bench cost --checks 1000 --minutes 5
 
+# The store benchmark, small (50 checks, 30 days, a week raw) with its targets: bytes per
+# execution, overview and series query times, ingest while queries run; it exits
+# non-zero when one is missed. The full run (1,000 checks, 90 days) stays manual.
+step "bench store (50 checks, 30 days)" env RUST_LOG=warn cargo run -q -p webmon --features bench -- bench store --checks 50 --days 30 --raw-days 7 --queries 10 --ingest-for 3s
+
 # The alert evaluation benchmark, small: it has no target to miss, so this step shows
 # that it runs and prints its figures (the full 10,000-check run stays manual, as do
 # `bench probe`, whose CPU target needs a release build of the CLI, and `bench lambda`).

@@ -82,6 +82,23 @@ pub struct CheckRegionStats {
     pub last_error: Option<String>,
 }
 
+/// `available / samples * 100`; 0 without samples.
+pub fn availability_pct(samples: u64, available: u64) -> f64 {
+    if samples == 0 {
+        0.0
+    } else {
+        available as f64 * 100.0 / samples as f64
+    }
+}
+
+/// The `last_error` of a row: `class: message`, the class alone, or nothing.
+pub fn error_text(class: Option<String>, message: Option<String>) -> Option<String> {
+    class.map(|class| match message {
+        Some(message) => format!("{class}: {message}"),
+        None => class,
+    })
+}
+
 /// The nearest-rank percentile `p` (0 < p <= 100) of values sorted ascending.
 /// `None` for an empty slice.
 pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
@@ -127,23 +144,13 @@ fn stats(check_id: &str, region: &str, group: &[&Sample]) -> CheckRegionStats {
         .iter()
         .max_by_key(|s| s.scheduled_at_ms)
         .expect("groups are never empty");
-    let last_error = last
-        .error_class
-        .as_ref()
-        .map(|class| match &last.error_message {
-            Some(message) => format!("{class}: {message}"),
-            None => class.clone(),
-        });
+    let last_error = error_text(last.error_class.clone(), last.error_message.clone());
     CheckRegionStats {
         check_id: check_id.to_string(),
         region: region.to_string(),
         samples,
         available,
-        availability_pct: if samples == 0 {
-            0.0
-        } else {
-            available as f64 * 100.0 / samples as f64
-        },
+        availability_pct: availability_pct(samples, available),
         latency_p50_ms: percentile(&latency, 50.0),
         latency_p95_ms: percentile(&latency, 95.0),
         latency_p99_ms: percentile(&latency, 99.0),

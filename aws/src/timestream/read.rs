@@ -13,6 +13,7 @@
 //! `DESCRIBE` ([`super::samples::parse_columns`]) first and reuses the column
 //! list for [`COLUMNS_TTL`], so a page load does not describe the table every time.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,12 +22,14 @@ use futures::future::BoxFuture;
 use super::samples::{parse_columns, parse_samples};
 use webmon_core::ports::PortError;
 use webmon_core::read::model::{
-    CheckOverview, Failure, Failures, Health, LastResult, Overview, Phases, RegionOverview,
-    RegionPhases, RegionSeries, Resolution, Series, Uptime, Window,
+    Failure, Failures, LastResult, Overview, Phases, RegionOverview, RegionPhases, RegionSeries,
+    Resolution, Series, Uptime, Window,
 };
 use webmon_core::read::ResultReader;
 use webmon_core::report::Sample;
-use webmon_core::report::{derive, stats_from_samples, CheckRegionStats, Stats, StatsReader};
+use webmon_core::report::{
+    availability_pct, derive, error_text, stats_from_samples, CheckRegionStats, Stats, StatsReader,
+};
 
 pub use super::sql::TimestreamQueries;
 
@@ -116,7 +119,9 @@ fn rows(r: &Rows) -> impl Iterator<Item = Row<'_>> {
 
 /// The overview from the rows of [`TimestreamQueries::overview`].
 pub fn parse_overview(r: &Rows, window: Window) -> Result<Overview, PortError> {
-    let mut checks: Vec<CheckOverview> = Vec::new();
+    // The URL of a check: from its first row (the first region's latest execution).
+    let mut urls: BTreeMap<String, String> = BTreeMap::new();
+    let mut regions = Vec::new();
     for row in rows(r) {
         let (samples, passed) = (
             row.i64("samples")?.max(0) as u64,
@@ -126,11 +131,7 @@ pub fn parse_overview(r: &Rows, window: Window) -> Result<Overview, PortError> {
             region: row.text("region")?,
             samples,
             passed,
-            availability_pct: if samples == 0 {
-                0.0
-            } else {
-                passed as f64 * 100.0 / samples as f64
-            },
+            availability_pct: availability_pct(samples, passed),
             p50_ms: row.opt_f64("p50_ms")?,
             p95_ms: row.opt_f64("p95_ms")?,
             last: LastResult {
@@ -142,22 +143,14 @@ pub fn parse_overview(r: &Rows, window: Window) -> Result<Overview, PortError> {
             },
         };
         let check_id = row.text("check_id")?;
-        match checks.last_mut() {
-            Some(c) if c.check_id == check_id => c.regions.push(region),
-            _ => checks.push(CheckOverview {
-                check_id,
-                url: row.text("url")?,
-                health: Health::Up,
-                regions: vec![region],
-            }),
+        if !urls.contains_key(&check_id) {
+            urls.insert(check_id.clone(), row.text("url")?);
         }
-    }
-    for c in &mut checks {
-        c.health = Health::from_last(c.regions.iter().map(|r| r.last.available));
+        regions.push((check_id, region));
     }
     Ok(Overview {
         window,
-        checks,
+        checks: derive::checks_of(regions, &urls),
         resolution: Resolution::raw(),
     })
 }
@@ -221,18 +214,12 @@ pub fn parse_stats(r: &Rows) -> Result<Vec<CheckRegionStats>, PortError> {
                 row.i64("samples")?.max(0) as u64,
                 row.i64("passed")?.max(0) as u64,
             );
-            let class = row.opt_text("last_error_class")?;
-            let message = row.opt_text("last_error_message")?;
             Ok(CheckRegionStats {
                 check_id: row.text("check_id")?,
                 region: row.text("region")?,
                 samples,
                 available,
-                availability_pct: if samples == 0 {
-                    0.0
-                } else {
-                    available as f64 * 100.0 / samples as f64
-                },
+                availability_pct: availability_pct(samples, available),
                 latency_p50_ms: row.opt_f64("p50_ms")?,
                 latency_p95_ms: row.opt_f64("p95_ms")?,
                 latency_p99_ms: row.opt_f64("p99_ms")?,
@@ -246,10 +233,10 @@ pub fn parse_stats(r: &Rows) -> Result<Vec<CheckRegionStats>, PortError> {
                 last_scheduled_at_ms: row.i64("last_at_ms")?,
                 last_available: row.bool("last_available")?,
                 last_status: row.opt_u16("last_status_code")?,
-                last_error: class.map(|class| match message {
-                    Some(m) => format!("{class}: {m}"),
-                    None => class,
-                }),
+                last_error: error_text(
+                    row.opt_text("last_error_class")?,
+                    row.opt_text("last_error_message")?,
+                ),
             })
         })
         .collect()
@@ -350,7 +337,7 @@ impl TimestreamReader {
     }
 }
 
-/// Windows shorter than this fetch one row per execution for exact percentiles; longer
+/// Windows of at most this fetch one row per execution for exact percentiles; longer
 /// ones are aggregated by Timestream.
 pub const EXACT_WINDOW_MS: i64 = 3_600_000;
 
@@ -364,7 +351,7 @@ impl StatsReader for TimestreamReader {
         regions_together: bool,
     ) -> BoxFuture<'a, Result<Stats, PortError>> {
         Box::pin(async move {
-            if window.span_ms() < EXACT_WINDOW_MS {
+            if window.span_ms() <= EXACT_WINDOW_MS {
                 return stats_from_samples(self, window, check_id, regions_together).await;
             }
             let rows = self

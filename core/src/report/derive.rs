@@ -38,8 +38,7 @@ pub fn overview(samples: &[Sample], urls: &BTreeMap<String, String>, window: Win
             *entry = s;
         }
     }
-    let mut checks: Vec<CheckOverview> = Vec::new();
-    for stats in summarize(&samples) {
+    let regions = summarize(&samples).into_iter().map(|stats| {
         let l = last[&(stats.check_id.as_str(), stats.region.as_str())];
         let region = RegionOverview {
             region: stats.region,
@@ -56,11 +55,29 @@ pub fn overview(samples: &[Sample], urls: &BTreeMap<String, String>, window: Win
                 error_message: l.error_message.clone(),
             },
         };
+        (stats.check_id, region)
+    });
+    let checks = checks_of(regions, urls);
+    Overview {
+        window,
+        checks,
+        resolution: Resolution::raw(),
+    }
+}
+
+/// Checks from their regions' rows, given sorted by check and region: each check's URL
+/// from `urls` (absent: empty) and its health from its regions' last results.
+pub fn checks_of(
+    regions: impl IntoIterator<Item = (String, RegionOverview)>,
+    urls: &BTreeMap<String, String>,
+) -> Vec<CheckOverview> {
+    let mut checks: Vec<CheckOverview> = Vec::new();
+    for (check_id, region) in regions {
         match checks.last_mut() {
-            Some(c) if c.check_id == stats.check_id => c.regions.push(region),
+            Some(c) if c.check_id == check_id => c.regions.push(region),
             _ => checks.push(CheckOverview {
-                url: urls.get(&stats.check_id).cloned().unwrap_or_default(),
-                check_id: stats.check_id,
+                url: urls.get(&check_id).cloned().unwrap_or_default(),
+                check_id,
                 health: Health::Up,
                 regions: vec![region],
             }),
@@ -69,11 +86,7 @@ pub fn overview(samples: &[Sample], urls: &BTreeMap<String, String>, window: Win
     for c in &mut checks {
         c.health = Health::from_last(c.regions.iter().map(|r| r.last.available));
     }
-    Overview {
-        window,
-        checks,
-        resolution: Resolution::raw(),
-    }
+    checks
 }
 
 /// Mean answered latency and failures of `check_id` per region and

@@ -181,9 +181,9 @@ where
                 }
             }
             _ = report.tick() => tracing::info!(counts = %status.counts(), "{}", status.counts()),
-            Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                joined_task(joined, &mut in_flight);
-            }
+            // Due executions before finished ones: under load a finished probe is ready at
+            // almost every turn of the loop, and polling those first kept due executions
+            // waiting (hundreds of milliseconds at 10,000 checks).
             _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {
                 for (check, scheduled_at_ms) in plan.take_due(clock.now_ms()) {
                     let permit = tokio::select! {
@@ -207,6 +207,9 @@ where
                     });
                     in_flight.insert(handle.id(), (check, scheduled_at_ms));
                 }
+            }
+            Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                joined_task(joined, &mut in_flight);
             }
         }
     }

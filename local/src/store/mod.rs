@@ -122,6 +122,11 @@ impl SqliteStore {
             }
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(|e| sql_error("set synchronous", &label, e))?;
+            // 32 MiB of page cache for the writer (SQLite's default is 2 MiB): rollup
+            // upserts land all over the rollup tables, and with the default cache each
+            // one reads its pages back from the file.
+            conn.pragma_update(None, "cache_size", -32_768)
+                .map_err(|e| sql_error("set the cache size", &label, e))?;
         }
         schema::migrations().to_latest(&mut conn).map_err(|e| {
             PortError::Permanent(format!("failed to migrate the SQLite store {label}: {e}"))

@@ -1,6 +1,6 @@
 //! [`ResultReader`] and [`StatsReader`] over the embedded [`SqliteStore`].
 //!
-//! A window shorter than [`RAW_WINDOW_MS`], or one whose time is not rolled up yet, is
+//! A window of at most [`RAW_WINDOW_MS`], or one whose time is not rolled up yet, is
 //! read from raw executions and computed by [`webmon_core::report::derive`], exactly as
 //! every sample-returning store does. A longer one is split by
 //! [`webmon_core::report::rollup::cover()`] into daily, hourly and 5-minute rollups plus
@@ -18,7 +18,7 @@ use webmon_core::read::{AlertReader, AlertView, CheckLevel, ResultReader};
 use webmon_core::report::rollup::{cover, group, views, Cover, Level, Rollup};
 use webmon_core::report::{derive, summarize, Sample, Stats, StatsReader, ALL_REGIONS};
 
-/// Windows shorter than this are read from raw executions only, exactly.
+/// Windows of at most this are read from raw executions only, exactly.
 pub const RAW_WINDOW_MS: i64 = 3_600_000;
 
 /// The raw samples and rollups that make up a window, and what they are.

@@ -61,32 +61,60 @@ const SERIES_TARGET_MS: f64 = 100.0;
 /// 10,000 checks every 10 s.
 const INGEST_TARGET: f64 = 1_000.0;
 
-/// The `n`th execution of check `c`: a latency around a per-check base with jitter, a
-/// failure now and then, as a real fleet looks.
-fn execution(c: usize, n: i64, at_ms: i64) -> ProbeResult {
-    let mut r = result(&format!("check-{c:05}"), "local", at_ms, 0);
+/// The latency of the `n`th execution of check `c`: a per-check base with jitter, as a
+/// real fleet looks; and whether it passed (one in 997 fails).
+fn shape(c: usize, n: i64) -> (f64, f64, bool) {
     let base = 20.0 + (c * 37 % 280) as f64;
     let jitter = ((n.wrapping_mul(2_654_435_761) ^ c as i64) & 0xff) as f64 / 255.0;
-    let latency = base * (0.9 + 0.3 * jitter);
-    r.available = (n + c as i64) % 997 != 0;
-    r.status_code = Some(if r.available { 200 } else { 503 });
-    if r.available {
-        r.error_class = None;
-        r.error_message = None;
+    (
+        base * (0.9 + 0.3 * jitter),
+        jitter,
+        (n + c as i64) % 997 != 0,
+    )
+}
+
+/// Sets `s` to the `n`th execution of check `c` at `at_ms`, reusing its strings.
+fn fill(s: &mut Sample, c: usize, n: i64, at_ms: i64) {
+    let (latency, jitter, available) = shape(c, n);
+    s.scheduled_at_ms = at_ms;
+    s.available = available;
+    s.status_code = Some(if available { 200 } else { 503 });
+    if available {
+        s.error_class = None;
+        s.error_message = None;
     } else {
-        r.error_class = Some(webmon_core::result::ErrorClass::HttpStatus);
-        r.error_message = Some("status 503 is not accepted".into());
+        s.error_class = Some("http_status".into());
+        s.error_message = Some("status 503 is not accepted".into());
     }
-    r.latency.avg_ms = latency;
-    r.latency.min_ms = latency * 0.95;
-    r.latency.max_ms = latency * 1.1;
-    r.latency.p50_ms = latency;
-    r.cold.dns_ms = 0.4 + jitter;
-    r.cold.connect_ms = latency * 0.2;
-    r.cold.tls_ms = latency * 0.3;
-    r.cold.ttfb_ms = latency * 0.4;
-    r.cold.transfer_ms = 0.3 + jitter;
-    r.warm_ttfb_ms = Some(latency * 0.35);
+    s.latency_avg_ms = latency;
+    s.cold_ttfb_ms = latency * 0.4;
+    s.warm_ttfb_ms = Some(latency * 0.35);
+    s.dns_ms = 0.4 + jitter;
+    s.connect_ms = latency * 0.2;
+    s.tls_ms = latency * 0.3;
+    s.transfer_ms = 0.3 + jitter;
+}
+
+/// The `n`th execution of check `c` as the probe reports it: the same figures as
+/// [`fill`].
+fn execution(c: usize, n: i64, at_ms: i64) -> ProbeResult {
+    let mut r = result(&format!("check-{c:05}"), "local", at_ms, 0);
+    let mut s = Sample::from(&r);
+    fill(&mut s, c, n, at_ms);
+    r.available = s.available;
+    r.status_code = s.status_code;
+    r.error_class = (!s.available).then_some(webmon_core::result::ErrorClass::HttpStatus);
+    r.error_message = s.error_message;
+    r.latency.avg_ms = s.latency_avg_ms;
+    r.latency.min_ms = s.latency_avg_ms * 0.95;
+    r.latency.max_ms = s.latency_avg_ms * 1.1;
+    r.latency.p50_ms = s.latency_avg_ms;
+    r.cold.dns_ms = s.dns_ms;
+    r.cold.connect_ms = s.connect_ms;
+    r.cold.tls_ms = s.tls_ms;
+    r.cold.ttfb_ms = s.cold_ttfb_ms;
+    r.cold.transfer_ms = s.transfer_ms;
+    r.warm_ttfb_ms = s.warm_ttfb_ms;
     r.started_at_ms = at_ms + 1;
     r.probe.start_delay_ms = 1.0;
     r
@@ -114,9 +142,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let now = START_MS + days * DAY_MS;
     let raw_from = now - args.raw_days * DAY_MS;
     let dir = tempfile::tempdir()?;
-    let dir = dir.keep();
-    eprintln!("DIR {}", dir.display());
-    let store = SqliteStore::open(&dir.join("bench.db"))?;
+    let store = SqliteStore::open(&dir.path().join("bench.db"))?;
     println!(
         "store: {checks} checks every {} for {days} days ({} raw), {} executions",
         humantime::format_duration(args.interval),
@@ -130,6 +156,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let from = START_MS + day * DAY_MS;
         let mut rollups = Vec::new();
         for c in 0..checks {
+            let check = format!("check-{c:05}");
+            let mut sample = Sample::from(&execution(c, 0, from));
             let mut daily = Aggregate::default();
             for hour in 0..24 {
                 let mut hourly = Aggregate::default();
@@ -138,34 +166,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     let mut a = Aggregate::default();
                     let mut at = bucket;
                     while at < bucket + 300_000 {
-                        a.add(&Sample::from(&execution(c, at / step, at)));
+                        fill(&mut sample, c, at / step, at);
+                        a.add(&sample);
                         at += step;
                     }
                     hourly.merge(&a);
-                    rollups.push((
-                        format!("check-{c:05}"),
-                        "local".into(),
-                        Level::FiveMinutes,
-                        bucket,
-                        a,
-                    ));
+                    rollups.push((check.clone(), "local".into(), Level::FiveMinutes, bucket, a));
                 }
                 daily.merge(&hourly);
-                rollups.push((
-                    format!("check-{c:05}"),
-                    "local".into(),
-                    Level::Hour,
-                    from + hour * 3_600_000,
-                    hourly,
-                ));
+                let start = from + hour * 3_600_000;
+                rollups.push((check.clone(), "local".into(), Level::Hour, start, hourly));
             }
-            rollups.push((
-                format!("check-{c:05}"),
-                "local".into(),
-                Level::Day,
-                from,
-                daily,
-            ));
+            rollups.push((check, "local".into(), Level::Day, from, daily));
         }
         store.import_rollups(rollups).await?;
     }
@@ -217,10 +229,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         mark(bytes_ok)
     );
 
-    // Query times.
+    // Query times, over windows ending at 16:36:43 on the last day, as a person asks
+    // (a window ending at midnight would be whole daily buckets, the best case).
+    let end = now - 7 * 3_600_000 - 23 * 60_000 - 17_000;
     let window = move |span_ms: i64| Window {
-        from_ms: now - span_ms,
-        to_ms: now - 1,
+        from_ms: end - span_ms,
+        to_ms: end - 1,
     };
     let mut all_ok = bytes_ok;
     for (label, span) in [

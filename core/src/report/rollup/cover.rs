@@ -92,7 +92,7 @@ impl Cover {
 /// - `raw_from_ms`: raw executions are kept from here on (older ones were deleted).
 /// - `rolled_to_ms`: rollups are complete for buckets ending at or before this; newer
 ///   time is read raw.
-/// - A window shorter than `min_raw_ms` is read raw whole, exactly.
+/// - A window of at most `min_raw_ms` is read raw whole, exactly.
 pub fn cover(
     window: Window,
     raw_from_ms: i64,
@@ -102,7 +102,7 @@ pub fn cover(
 ) -> Cover {
     let mut out = Cover::default();
     let end = window.to_ms + 1;
-    if window.span_ms() < min_raw_ms && window.from_ms >= raw_from_ms {
+    if window.span_ms() <= min_raw_ms && window.from_ms >= raw_from_ms {
         out.push_raw(window.from_ms, end);
         return out;
     }

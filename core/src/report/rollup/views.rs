@@ -6,18 +6,10 @@ use std::collections::BTreeMap;
 
 use super::Aggregate;
 use crate::read::model::{
-    CheckOverview, Health, LastResult, Overview, Phases, RegionOverview, RegionPhases,
-    RegionSeries, Resolution, Series, Uptime, Window,
+    LastResult, Overview, Phases, RegionOverview, RegionPhases, RegionSeries, Resolution, Series,
+    Uptime, Window,
 };
-use crate::report::CheckRegionStats;
-
-fn pct(samples: u64, passed: u64) -> f64 {
-    if samples == 0 {
-        0.0
-    } else {
-        passed as f64 * 100.0 / samples as f64
-    }
-}
+use crate::report::{availability_pct, derive, error_text, CheckRegionStats};
 
 fn last_of(a: &Aggregate) -> LastResult {
     a.last.clone().unwrap_or(LastResult {
@@ -37,30 +29,22 @@ pub fn overview(
     window: Window,
     resolution: Resolution,
 ) -> Overview {
-    let mut checks: Vec<CheckOverview> = Vec::new();
-    for ((check_id, region), a) in groups.iter().filter(|(_, a)| a.samples > 0) {
-        let region = RegionOverview {
-            region: region.clone(),
-            samples: a.samples,
-            passed: a.passed,
-            availability_pct: pct(a.samples, a.passed),
-            p50_ms: a.latency.percentile(50.0),
-            p95_ms: a.latency.percentile(95.0),
-            last: last_of(a),
-        };
-        match checks.last_mut() {
-            Some(c) if &c.check_id == check_id => c.regions.push(region),
-            _ => checks.push(CheckOverview {
-                url: urls.get(check_id).cloned().unwrap_or_default(),
-                check_id: check_id.clone(),
-                health: Health::Up,
-                regions: vec![region],
-            }),
-        }
-    }
-    for c in &mut checks {
-        c.health = Health::from_last(c.regions.iter().map(|r| r.last.available));
-    }
+    let regions = groups
+        .iter()
+        .filter(|(_, a)| a.samples > 0)
+        .map(|((check_id, region), a)| {
+            let region = RegionOverview {
+                region: region.clone(),
+                samples: a.samples,
+                passed: a.passed,
+                availability_pct: availability_pct(a.samples, a.passed),
+                p50_ms: a.latency.percentile(50.0),
+                p95_ms: a.latency.percentile(95.0),
+                last: last_of(a),
+            };
+            (check_id.clone(), region)
+        });
+    let checks = derive::checks_of(regions, urls);
     Overview {
         window,
         checks,
@@ -143,7 +127,7 @@ pub fn stats(groups: &BTreeMap<(String, String), Aggregate>) -> Vec<CheckRegionS
                 region: region.clone(),
                 samples: a.samples,
                 available: a.passed,
-                availability_pct: pct(a.samples, a.passed),
+                availability_pct: availability_pct(a.samples, a.passed),
                 latency_p50_ms: a.latency.percentile(50.0),
                 latency_p95_ms: a.latency.percentile(95.0),
                 latency_p99_ms: a.latency.percentile(99.0),
@@ -157,10 +141,7 @@ pub fn stats(groups: &BTreeMap<(String, String), Aggregate>) -> Vec<CheckRegionS
                 last_scheduled_at_ms: last.at_ms,
                 last_available: last.available,
                 last_status: last.status_code,
-                last_error: last.error_class.map(|class| match last.error_message {
-                    Some(message) => format!("{class}: {message}"),
-                    None => class,
-                }),
+                last_error: error_text(last.error_class, last.error_message),
             }
         })
         .collect()
@@ -168,7 +149,7 @@ pub fn stats(groups: &BTreeMap<(String, String), Aggregate>) -> Vec<CheckRegionS
 
 /// Daily availability from one aggregate per (check, UTC day start).
 pub fn daily_uptime(groups: &BTreeMap<(String, i64), Aggregate>, days: u32, now_ms: i64) -> Uptime {
-    crate::report::derive::uptime_from_counts(
+    derive::uptime_from_counts(
         groups
             .iter()
             .map(|((check, day), a)| (check.as_str(), *day, a.samples, a.passed)),
