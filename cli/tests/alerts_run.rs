@@ -90,8 +90,20 @@ checks:
     file
 }
 
-fn start(config: &Path, db: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_webmon"))
+/// A running `webmon run`, killed when dropped: a failing test leaves nothing behind.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn start(config: &Path, db: &Path) -> Running {
+    let child = Command::new(env!("CARGO_BIN_EXE_webmon"))
         .env("RUST_LOG", "info")
         .env("WEBMON_SECRET_HOOK", SECRET)
         .args(["run", "--allow-private", "--no-ui", "--config"])
@@ -101,7 +113,8 @@ fn start(config: &Path, db: &Path) -> Child {
         .stdout(Stdio::null())
         .stderr(log(db))
         .spawn()
-        .unwrap()
+        .unwrap();
+    Running(child)
 }
 
 /// The log of the runs on `db`, appended to `<db>.log` (printed when a test fails).
@@ -118,7 +131,8 @@ fn logs(db: &Path) -> String {
     std::fs::read_to_string(db.with_extension("log")).unwrap_or_default()
 }
 
-fn stop(mut child: Child, signal: &str) {
+fn stop(mut running: Running, signal: &str) {
+    let child = &mut running.0;
     let sent = Command::new("kill")
         .args([signal, &child.id().to_string()])
         .status()

@@ -209,8 +209,8 @@ fn availability_pct(samples: u64, passed: u64) -> Option<f64> {
 
 /// Daily availability over the `days` UTC days ending at `now_ms` (see
 /// [`Uptime::window`]): per check, one entry per day, all regions counted together;
-/// a day without executions has no availability. Read from raw samples: a store with
-/// a daily rollup would return the same figures from it.
+/// a day without executions has no availability. From raw samples; the SQLite store's
+/// daily rollups give the same figures through [`uptime_from_counts`].
 pub fn daily_uptime(samples: &[Sample], days: u32, now_ms: i64) -> Uptime {
     uptime_from_counts(
         samples.iter().map(|s| {

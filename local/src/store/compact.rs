@@ -1,8 +1,8 @@
 //! The compact form of a stored execution (schema 4): one row of small integers, the
 //! eleven timings as one blob of microsecond varints, and the fields that rarely change
 //! between executions (URL, remote address, HTTP version, tags, wire version) in a
-//! shared `variants` row. About 60 bytes a row where the old form, every column plus
-//! the whole result again as JSON, took about 900.
+//! shared `variants` row. About 53 bytes a row plus 12 of index, where the old form
+//! (every column plus the whole result again as JSON) took about 900.
 //!
 //! Timings are kept to the microsecond; everything else round-trips exactly.
 

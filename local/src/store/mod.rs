@@ -4,7 +4,7 @@
 //! - [`SqliteStore`] implements [`ResultStore`]: a batch is written in one transaction,
 //!   and writing the same execution (check id, region, scheduled time) twice keeps the
 //!   first copy, so retried batches never duplicate rows.
-//! - Executions are kept compact (`compact`: about 60 bytes each, timings to the
+//! - Executions are kept compact (`compact`: about 65 bytes each, timings to the
 //!   microsecond) for the raw retention, and rolled up into 5-minute, hourly and daily
 //!   aggregates (`rollup`) kept far longer. The read side is in `query`, and `reader`
 //!   implements the read ports over it, reading rollups for long windows.

@@ -90,14 +90,12 @@ impl SqliteStore {
                         .add(s);
                 }
             }
-            {
-                for ((level, series, start), mut aggregate) in std::mem::take(&mut buckets) {
-                    if let Some(old) = read_rollup(&tx, label, level, series, start)? {
-                        aggregate.merge(&old);
-                    }
-                    write_rollup(&tx, label, level, series, start, &aggregate)?;
-                    buckets.insert((level, series, start), Aggregate::default());
+            let written = buckets.len() as u64;
+            for ((level, series, start), mut aggregate) in buckets {
+                if let Some(old) = read_rollup(&tx, label, level, series, start)? {
+                    aggregate.merge(&old);
                 }
+                write_rollup(&tx, label, level, series, start, &aggregate)?;
             }
             tx.execute("UPDATE rollup_meta SET rolled_id = ?1", params![last_id])
                 .map_err(|e| sql_error("move the rollup mark", label, e))?;
@@ -105,7 +103,7 @@ impl SqliteStore {
                 .map_err(|e| sql_error("commit rollups", label, e))?;
             Ok(RollupRun {
                 executions: rows.len() as u64,
-                rollups: buckets.len() as u64,
+                rollups: written,
             })
         })
         .await
