@@ -101,6 +101,10 @@ impl Row<'_> {
             .map(|v| v.parse().map_err(|_| bad(column, v, "a status code")))
             .transpose()
     }
+    /// A count: a whole number, negative read as 0.
+    fn count(&self, column: &str) -> Result<u64, PortError> {
+        Ok(self.i64(column)?.max(0) as u64)
+    }
     fn bool(&self, column: &str) -> Result<bool, PortError> {
         match self.raw(column)? {
             Some("true") => Ok(true),
@@ -123,10 +127,7 @@ pub fn parse_overview(r: &Rows, window: Window) -> Result<Overview, PortError> {
     let mut urls: BTreeMap<String, String> = BTreeMap::new();
     let mut regions = Vec::new();
     for row in rows(r) {
-        let (samples, passed) = (
-            row.i64("samples")?.max(0) as u64,
-            row.i64("passed")?.max(0) as u64,
-        );
+        let (samples, passed) = (row.count("samples")?, row.count("passed")?);
         let region = RegionOverview {
             region: row.text("region")?,
             samples,
@@ -171,7 +172,7 @@ pub fn parse_series(r: &Rows, check_id: &str, window: Window) -> Result<Series, 
         let s = regions.last_mut().expect("pushed above");
         s.t_ms.push(row.i64("t_ms")?);
         s.latency_ms.push(row.opt_f64("latency_ms")?);
-        s.failures.push(row.i64("failures")?.max(0) as u64);
+        s.failures.push(row.count("failures")?);
     }
     Ok(Series {
         check_id: check_id.to_string(),
@@ -188,7 +189,7 @@ pub fn parse_phases(r: &Rows, check_id: &str, window: Window) -> Result<Phases, 
         .map(|row| {
             Ok(RegionPhases {
                 region: row.text("region")?,
-                samples: row.i64("samples")?.max(0) as u64,
+                samples: row.count("samples")?,
                 dns_ms: row.f64("dns_ms")?,
                 connect_ms: row.f64("connect_ms")?,
                 tls_ms: row.f64("tls_ms")?,
@@ -210,10 +211,7 @@ pub fn parse_phases(r: &Rows, check_id: &str, window: Window) -> Result<Phases, 
 pub fn parse_stats(r: &Rows) -> Result<Vec<CheckRegionStats>, PortError> {
     rows(r)
         .map(|row| {
-            let (samples, available) = (
-                row.i64("samples")?.max(0) as u64,
-                row.i64("passed")?.max(0) as u64,
-            );
+            let (samples, available) = (row.count("samples")?, row.count("passed")?);
             Ok(CheckRegionStats {
                 check_id: row.text("check_id")?,
                 region: row.text("region")?,
@@ -249,8 +247,8 @@ pub fn parse_uptime(r: &Rows, days: u32, now_ms: i64) -> Result<Uptime, PortErro
             Ok((
                 row.text("check_id")?,
                 row.i64("day_ms")?,
-                row.i64("samples")?.max(0) as u64,
-                row.i64("passed")?.max(0) as u64,
+                row.count("samples")?,
+                row.count("passed")?,
             ))
         })
         .collect::<Result<Vec<_>, PortError>>()?;

@@ -28,18 +28,6 @@ struct Gathered {
     resolution: Resolution,
 }
 
-fn resolution_of(cover: &Cover) -> Resolution {
-    let mut levels: Vec<Level> = cover.rollups.iter().map(|r| r.0).collect();
-    levels.sort();
-    levels.dedup();
-    Resolution {
-        rollups: levels.iter().rev().map(|l| l.label().to_string()).collect(),
-        raw: !cover.raw.is_empty(),
-        widened: cover.widened,
-        in_store: false,
-    }
-}
-
 impl SqliteStore {
     async fn window_samples(
         &self,
@@ -63,7 +51,8 @@ impl SqliteStore {
     }
 
     /// The raw samples and rollups of `cover`; with `phases`, the rollups' phase sketches
-    /// too (the overview, series and uptime need none).
+    /// too (the overview, series and uptime need none). When no rollup is found (a
+    /// raw-only cover, or time not rolled up), callers compute from the samples exactly.
     async fn gather(
         &self,
         cover: &Cover,
@@ -84,7 +73,7 @@ impl SqliteStore {
         Ok(Gathered {
             samples,
             rollups,
-            resolution: resolution_of(cover),
+            resolution: cover.resolution(),
         })
     }
 
@@ -96,10 +85,6 @@ impl SqliteStore {
             .map(|r| (r.check_id, r.url))
             .collect();
         let cover = self.cover_of(window, i64::MAX).await?;
-        if cover.is_raw_only() {
-            let samples = self.window_samples(&window, None).await?;
-            return Ok(derive::overview(&samples, &urls, window));
-        }
         let g = self.gather(&cover, None, false).await?;
         if g.rollups.is_empty() {
             return Ok(derive::overview(&g.samples, &urls, window));
@@ -113,10 +98,6 @@ impl SqliteStore {
     async fn window_series(&self, check_id: &str, window: Window) -> Result<Series, PortError> {
         let bucket_ms = window.bucket_ms();
         let cover = self.cover_of(window, bucket_ms).await?;
-        if cover.is_raw_only() {
-            let samples = self.window_samples(&window, Some(check_id)).await?;
-            return Ok(derive::series(&samples, check_id, window));
-        }
         let g = self.gather(&cover, Some(check_id), false).await?;
         if g.rollups.is_empty() {
             return Ok(derive::series(&g.samples, check_id, window));
@@ -129,10 +110,6 @@ impl SqliteStore {
 
     async fn window_phases(&self, check_id: &str, window: Window) -> Result<Phases, PortError> {
         let cover = self.cover_of(window, i64::MAX).await?;
-        if cover.is_raw_only() {
-            let samples = self.window_samples(&window, Some(check_id)).await?;
-            return Ok(derive::phases(&samples, check_id, window));
-        }
         let g = self.gather(&cover, Some(check_id), true).await?;
         if g.rollups.is_empty() {
             return Ok(derive::phases(&g.samples, check_id, window));
@@ -148,15 +125,7 @@ impl SqliteStore {
         regions_together: bool,
     ) -> Result<Stats, PortError> {
         let cover = self.cover_of(window, i64::MAX).await?;
-        let g = if cover.is_raw_only() {
-            Gathered {
-                samples: self.window_samples(&window, check_id).await?,
-                rollups: vec![],
-                resolution: Resolution::raw(),
-            }
-        } else {
-            self.gather(&cover, check_id, true).await?
-        };
+        let g = self.gather(&cover, check_id, true).await?;
         let region = |r: &str| {
             if regions_together {
                 ALL_REGIONS.to_string()

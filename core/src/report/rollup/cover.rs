@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::read::model::Window;
+use crate::read::model::{Resolution, Window};
 
 /// A bucket width the store keeps rollups at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -67,6 +67,19 @@ pub struct Cover {
 }
 
 impl Cover {
+    /// What a view read through this cover is computed from.
+    pub fn resolution(&self) -> Resolution {
+        let mut levels: Vec<Level> = self.rollups.iter().map(|r| r.0).collect();
+        levels.sort();
+        levels.dedup();
+        Resolution {
+            rollups: levels.iter().rev().map(|l| l.label().to_string()).collect(),
+            raw: !self.raw.is_empty(),
+            widened: self.widened,
+            in_store: false,
+        }
+    }
+
     /// Whether the window is read from raw executions only.
     pub fn is_raw_only(&self) -> bool {
         self.rollups.is_empty()
@@ -176,6 +189,7 @@ mod tests {
         );
         // The start is older than raw retention: its partial bucket stands in whole.
         assert!(c.widened);
+        assert_eq!(c.resolution().rollups, ["1d", "1h", "5m"]);
         // The end: 05:10 to 05:12 is not rolled up yet, read raw.
         assert_eq!(c.raw, vec![(100 * DAY + 5 * HOUR + 10 * MIN, to + 1)]);
     }
