@@ -34,6 +34,7 @@
 //! - [`https`]: the HTTP(S) client for the non-AWS endpoints (InfluxDB, OTLP).
 //! - [`error`]: the crate's one error type and the retry decision.
 
+pub mod alerting;
 pub mod budget;
 pub mod check_plan;
 pub mod config;

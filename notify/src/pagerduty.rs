@@ -65,9 +65,13 @@ pub fn action(n: &Notification) -> Option<(&'static str, String)> {
         ),
         EventKind::TlsExpiring => ("trigger", format!("{check}:tls:{}", tls_cycle(&n.id))),
         EventKind::TlsRenewed => ("resolve", format!("{check}:tls:{}", tls_cycle(&n.id))),
-        EventKind::NoData | EventKind::RegionSuspect | EventKind::Test => ("trigger", n.id.clone()),
+        EventKind::NoData
+        | EventKind::RegionSuspect
+        | EventKind::RegionSilent
+        | EventKind::Test => ("trigger", n.id.clone()),
         EventKind::DataResumed => ("resolve", strip(":end")),
         EventKind::RegionCleared => ("resolve", strip(":cleared")),
+        EventKind::RegionResumed => ("resolve", strip(":resumed")),
     })
 }
 

@@ -18,6 +18,7 @@ pub fn is_good_news(n: &NotificationIntent) -> bool {
             | EventKind::DataResumed
             | EventKind::TlsRenewed
             | EventKind::RegionCleared
+            | EventKind::RegionResumed
             | EventKind::Test
     ) || (n.kind == EventKind::Deescalated && n.level == Level::Degraded)
 }

@@ -56,7 +56,10 @@ pub fn event_type(kind: EventKind) -> String {
     let family = match kind {
         EventKind::TlsExpiring | EventKind::TlsRenewed => "tls",
         EventKind::NoData | EventKind::DataResumed => "check",
-        EventKind::RegionSuspect | EventKind::RegionCleared => "region",
+        EventKind::RegionSuspect
+        | EventKind::RegionCleared
+        | EventKind::RegionSilent
+        | EventKind::RegionResumed => "region",
         EventKind::Test => return "test".into(),
         _ => "incident",
     };

@@ -36,6 +36,11 @@ pub enum EventKind {
     RegionSuspect,
     /// A suspect region agrees with the others again.
     RegionCleared,
+    /// A probe region has sent no result for longer than its silence threshold: an
+    /// incident of the monitoring itself, not a DOWN of every check.
+    RegionSilent,
+    /// A silent probe region sends results again.
+    RegionResumed,
     /// Many checks failed together: one digest, the incidents are in `members`.
     Grouped,
     /// A test notification (`webmon alerts test`).
@@ -58,6 +63,8 @@ impl EventKind {
             Self::TlsRenewed => "tls_renewed",
             Self::RegionSuspect => "region_suspect",
             Self::RegionCleared => "region_cleared",
+            Self::RegionSilent => "region_silent",
+            Self::RegionResumed => "region_resumed",
             Self::Grouped => "grouped",
             Self::Test => "test",
         }
@@ -176,6 +183,14 @@ impl NotificationIntent {
             ),
             EventKind::RegionCleared => format!(
                 "Probe region {} agrees with the others again",
+                self.region.as_deref().unwrap_or("?")
+            ),
+            EventKind::RegionSilent => format!(
+                "Probe region {} silent: no results received",
+                self.region.as_deref().unwrap_or("?")
+            ),
+            EventKind::RegionResumed => format!(
+                "Probe region {} sends results again",
                 self.region.as_deref().unwrap_or("?")
             ),
             EventKind::Grouped => format!("{} checks failing together", self.members.len()),

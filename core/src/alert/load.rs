@@ -28,28 +28,66 @@ pub struct AlertingOutcome {
 
 const FILE: &str = "<file>";
 
+/// The document-level alerting blocks of a checks file (`channels:`,
+/// `alert_defaults:`, `maintenance:`), as written. The AWS pipeline stores it beside the
+/// checks, whose own `alert:` blocks travel with each check.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AlertDocument {
+    /// `channels:`.
+    #[serde(default)]
+    pub channels: Vec<ChannelConfig>,
+    /// `alert_defaults:`.
+    #[serde(default)]
+    pub alert_defaults: RawAlertPolicy,
+    /// `maintenance:`.
+    #[serde(default)]
+    pub maintenance: Vec<RawMaintenance>,
+}
+
+impl AlertDocument {
+    /// Reads the blocks from a checks document; a block that does not parse is left
+    /// out (or empty) and reported against `<file>`.
+    pub fn read(text: &str) -> (Self, Vec<ValidationError>) {
+        let mut errors = Vec::new();
+        let doc: serde_yaml::Value = match serde_yaml::from_str(text) {
+            Ok(doc) => doc,
+            Err(e) => {
+                errors.push(ValidationError::new(FILE, "<document>", "", e.to_string()));
+                return (Self::default(), errors);
+            }
+        };
+        let channels = parse_list(&doc, "channels", &mut errors);
+        let maintenance = parse_list(&doc, "maintenance", &mut errors);
+        let alert_defaults = match doc.get("alert_defaults") {
+            None | Some(serde_yaml::Value::Null) => RawAlertPolicy::default(),
+            Some(v) => parse_one(v, "alert_defaults", &mut errors).unwrap_or_default(),
+        };
+        let document = Self {
+            channels,
+            alert_defaults,
+            maintenance,
+        };
+        (document, errors)
+    }
+
+    /// Validates the document against the checks (see [`build_alerting`]).
+    pub fn build(&self, checks: &[Check], all_regions: &[String]) -> AlertingOutcome {
+        build_alerting(
+            &self.channels,
+            &self.alert_defaults,
+            &self.maintenance,
+            checks,
+            all_regions,
+        )
+    }
+}
+
 /// Reads `channels:`, `alert_defaults:` and `maintenance:` from a checks document and the
 /// `alert:` block of each check. `all_regions` replaces an empty `regions` list of a
 /// check (`["local"]` when it is empty too).
 pub fn load_alerting(text: &str, checks: &[Check], all_regions: &[String]) -> AlertingOutcome {
-    let mut errors = Vec::new();
-    let doc: serde_yaml::Value = match serde_yaml::from_str(text) {
-        Ok(doc) => doc,
-        Err(e) => {
-            errors.push(ValidationError::new(FILE, "<document>", "", e.to_string()));
-            return AlertingOutcome {
-                config: AlertConfig::default(),
-                errors,
-            };
-        }
-    };
-    let channels: Vec<ChannelConfig> = parse_list(&doc, "channels", &mut errors);
-    let maintenance: Vec<RawMaintenance> = parse_list(&doc, "maintenance", &mut errors);
-    let defaults: RawAlertPolicy = match doc.get("alert_defaults") {
-        None | Some(serde_yaml::Value::Null) => RawAlertPolicy::default(),
-        Some(v) => parse_one(v, "alert_defaults", &mut errors).unwrap_or_default(),
-    };
-    let mut outcome = build_alerting(&channels, &defaults, &maintenance, checks, all_regions);
+    let (document, mut errors) = AlertDocument::read(text);
+    let mut outcome = document.build(checks, all_regions);
     errors.append(&mut outcome.errors);
     outcome.errors = errors;
     outcome

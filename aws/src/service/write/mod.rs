@@ -5,15 +5,57 @@
 //! it, then moves it to the dead-letter queue) when it cannot be decoded, holds a result
 //! that does not parse, or has a result the store refused or could not take. Rewriting
 //! the results of a retried message is harmless: identical records count as written.
+//!
+//! With alerting on ([`handle_then`]), the results of every message that was stored
+//! whole are then handed to an [`AfterStore`] (the alert evaluator); a message whose
+//! checks could not be evaluated is reported failed too, and its retry re-evaluates
+//! them (duplicates change nothing).
 
 pub mod poll;
 
 use std::time::Instant;
 
+use crate::alerting::AlertEvaluator;
 use crate::envelope;
 use crate::store::BatchStore;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures::future::BoxFuture;
+use webmon_core::ports::{CheckRepository, SystemClock};
 use webmon_core::result::ProbeResult;
+
+/// What runs on the results of the messages that were stored whole.
+pub trait AfterStore: Send + Sync {
+    /// Handles stored results; returns the check ids that failed (their messages are
+    /// retried).
+    fn stored<'a>(&'a self, results: &'a [ProbeResult]) -> BoxFuture<'a, Vec<String>>;
+}
+
+/// Nothing after storing.
+pub struct StoreOnly;
+
+impl AfterStore for StoreOnly {
+    fn stored<'a>(&'a self, _: &'a [ProbeResult]) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(async { Vec::new() })
+    }
+}
+
+impl<R: CheckRepository> AfterStore for AlertEvaluator<R> {
+    fn stored<'a>(&'a self, results: &'a [ProbeResult]) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let applied = self.apply(results, &SystemClock).await;
+            tracing::info!(
+                skipped = applied.skipped,
+                read = applied.read,
+                committed = applied.committed,
+                intents = applied.intents,
+                conflicts = applied.conflicts,
+                failed = applied.failed.len(),
+                "alerts evaluated"
+            );
+            applied.failed
+        })
+    }
+}
 
 /// What one invocation did, logged as its summary line.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -34,10 +76,21 @@ pub struct Summary {
     pub failed_messages: usize,
     /// Store calls made.
     pub store_calls: usize,
+    /// Messages reported failed because their checks could not be evaluated.
+    pub alert_failed_messages: usize,
 }
 
 /// Handles one SQS event; returns the messages to retry.
 pub async fn handle<S: BatchStore>(store: &S, event: SqsEvent) -> (SqsBatchResponse, Summary) {
+    handle_then(store, &StoreOnly, event).await
+}
+
+/// Handles one SQS event, then hands what was stored to `after`.
+pub async fn handle_then<S: BatchStore, A: AfterStore + ?Sized>(
+    store: &S,
+    after: &A,
+    event: SqsEvent,
+) -> (SqsBatchResponse, Summary) {
     let started = Instant::now();
     let mut summary = Summary {
         messages: event.records.len(),
@@ -110,6 +163,21 @@ pub async fn handle<S: BatchStore>(store: &S, event: SqsEvent) -> (SqsBatchRespo
         }
         if let Some(error) = &report.error {
             tracing::warn!(error = %error, failed = report.failed.len(), "some writes failed; their messages will be retried");
+        }
+    }
+    let stored: Vec<ProbeResult> = results
+        .iter()
+        .zip(&owner)
+        .filter(|(_, m)| !failed_ids.contains(&ids[**m]))
+        .map(|(r, _)| r.clone())
+        .collect();
+    if !stored.is_empty() {
+        let failed_checks = after.stored(&stored).await;
+        for (r, m) in results.iter().zip(&owner) {
+            if failed_checks.contains(&r.check_id) && !failed_ids.contains(&ids[*m]) {
+                failed_ids.push(ids[*m].clone());
+                summary.alert_failed_messages += 1;
+            }
         }
     }
     summary.failed_messages = failed_ids.len();

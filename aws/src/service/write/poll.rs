@@ -7,7 +7,7 @@ use crate::store::BatchStore;
 use crate::AwsError;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 
-use super::Summary;
+use super::{AfterStore, StoreOnly, Summary};
 
 /// Totals over the invocations of one [`drain`].
 #[derive(Debug, Default, Clone)]
@@ -26,6 +26,17 @@ pub async fn drain<S: BatchStore>(
     empty_polls: u32,
     max_invocations: usize,
 ) -> Result<DrainTotals, AwsError> {
+    drain_then(queue, store, &StoreOnly, empty_polls, max_invocations).await
+}
+
+/// [`drain`] with alerting (or anything else) after each stored batch.
+pub async fn drain_then<S: BatchStore, A: AfterStore + ?Sized>(
+    queue: &SqsResultQueue,
+    store: &S,
+    after: &A,
+    empty_polls: u32,
+    max_invocations: usize,
+) -> Result<DrainTotals, AwsError> {
     let mut totals = DrainTotals::default();
     let mut empty = 0;
     while totals.invocations < max_invocations {
@@ -39,7 +50,7 @@ pub async fn drain<S: BatchStore>(
         }
         empty = 0;
         let event = sqs_event(&received);
-        let (response, summary) = super::handle(store, event).await;
+        let (response, summary) = super::handle_then(store, after, event).await;
         totals.invocations += 1;
         add(&mut totals.summary, &summary);
         let failed: Vec<&str> = response
@@ -82,4 +93,5 @@ fn add(total: &mut Summary, s: &Summary) {
     total.undecodable += s.undecodable;
     total.failed_messages += s.failed_messages;
     total.store_calls += s.store_calls;
+    total.alert_failed_messages += s.alert_failed_messages;
 }
