@@ -5,7 +5,6 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use tracing::Instrument;
 use webmon_aws::config::AwsTarget;
 use webmon_aws::AwsError;
-use webmon_core::ports::SystemClock;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -23,7 +22,7 @@ async fn main() -> Result<(), Error> {
         move |event: LambdaEvent<serde_json::Value>| async move {
             let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
             // A failed sweep fails the invocation (alarmed); the next minute tries again.
-            webmon_aws::alerting::sweep::sweep(evaluator, notifier, &SystemClock)
+            webmon_aws::alerting::sweep::sweep(evaluator, notifier)
                 .instrument(span)
                 .await?;
             Ok::<_, Error>(())

@@ -13,6 +13,8 @@
 //! - [`pipeline`]: the AWS pipeline's set-up on the emulator (regions, home queue,
 //!   checks, stream events, rule inputs) for end-to-end tests.
 //! - [`process`]: child processes run to completion under a time limit.
+//! - [`streams`]: a DynamoDB stream read as Lambda's stream poller would deliver it.
+//! - [`switch_target`]: a probe target whose status a test switches.
 //! - [`conformance`]: the one test suite every result store passes, written against
 //!   the ports.
 //! - [`TargetServer`]: the demo target, re-exported for the tests that start it.
@@ -26,5 +28,7 @@ pub mod influx_servers;
 pub mod pipeline;
 pub mod process;
 pub mod signature;
+pub mod streams;
+pub mod switch_target;
 
 pub use webmon_demo_target::TargetServer;

@@ -15,12 +15,12 @@
 //! costs about one read per check per container per five minutes and no writes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 use webmon_core::alert::{evaluate_check, is_routine, is_settled, AlertConfig, AlertDocument};
-use webmon_core::ports::{CheckRepository, Clock};
+use webmon_core::ports::{CheckRepository, Clock, SystemClock};
 use webmon_core::result::ProbeResult;
 
 use super::liveness::Liveness;
@@ -67,6 +67,7 @@ pub struct AlertEvaluator<R> {
     /// Check id -> when this container last saw it settled.
     settled: Mutex<HashMap<String, i64>>,
     liveness: Liveness,
+    clock: Arc<dyn Clock>,
 }
 
 impl<R: CheckRepository> AlertEvaluator<R> {
@@ -79,7 +80,19 @@ impl<R: CheckRepository> AlertEvaluator<R> {
             regions,
             config: tokio::sync::Mutex::new(None),
             settled: Mutex::new(HashMap::new()),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Uses `clock` instead of the system clock (tests replaying a schedule).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock evaluations use.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
     }
 
     /// Every probe region.
@@ -111,7 +124,8 @@ impl<R: CheckRepository> AlertEvaluator<R> {
 
     /// Evaluates stored `results`. Never fails as a whole: checks whose evaluation
     /// failed are named in [`Applied::failed`] so their messages are retried.
-    pub async fn apply(&self, results: &[ProbeResult], clock: &dyn Clock) -> Applied {
+    pub async fn apply(&self, results: &[ProbeResult]) -> Applied {
+        let clock = self.clock();
         let mut applied = Applied::default();
         let now = clock.now_ms();
         let config = match self.config(now).await {

@@ -187,7 +187,7 @@ impl AlertTable {
             .expression_attribute_values(":at", AttributeValue::N(now_ms.to_string()));
         let request = match outcome {
             Outcome::Sent(reference) => request
-                .update_expression("SET #st = :sent, done_at = :at, reference = :ref REMOVE due")
+                .update_expression("SET #st = :sent, done_at = :at, provider_ref = :ref REMOVE due")
                 .expression_attribute_values(":sent", AttributeValue::S("sent".into()))
                 .expression_attribute_values(
                     ":ref",

@@ -8,7 +8,7 @@
 //! 3. Deliveries due again (retries, expired claims, ones that waited for an earlier
 //!    notification) are attempted.
 
-use webmon_core::ports::{CheckRepository, Clock};
+use webmon_core::ports::CheckRepository;
 
 use super::deliver::{Delivered, Notifier};
 use super::evaluate::AlertEvaluator;
@@ -37,8 +37,8 @@ pub struct Swept {
 pub async fn sweep<R: CheckRepository>(
     evaluator: &AlertEvaluator<R>,
     notifier: &Notifier,
-    clock: &dyn Clock,
 ) -> Result<Swept, AwsError> {
+    let clock = evaluator.clock();
     let mut swept = Swept::default();
     let config = evaluator.config(clock.now_ms()).await?;
     for id in evaluator.table().active_checks().await? {

@@ -45,6 +45,17 @@ pub enum Fault {
         /// Calls left to throttle.
         calls: usize,
     },
+    /// The next `calls` calls of `operation` whose request body contains `contains`
+    /// answer 500 `InternalServerException` (e.g. only the `UpdateItem` recording a
+    /// delivery as sent).
+    ServerErrorIfBodyContains {
+        /// Operation name, e.g. `UpdateItem`.
+        operation: String,
+        /// Text the request body must contain.
+        contains: String,
+        /// Calls left to fail.
+        calls: usize,
+    },
     /// The next `calls` calls of `operation` answer 500 `InternalServerException`.
     ServerError {
         /// Operation name, e.g. `WriteRecords`.
@@ -125,6 +136,21 @@ async fn handle(
                     operation: op,
                     calls,
                 } if *op == operation && *calls > 0 => {
+                    *calls -= 1;
+                    return Ok(error(
+                        500,
+                        "InternalServerException",
+                        "injected server error",
+                    ));
+                }
+                Fault::ServerErrorIfBodyContains {
+                    operation: op,
+                    contains,
+                    calls,
+                } if *op == operation
+                    && *calls > 0
+                    && String::from_utf8_lossy(&body).contains(contains.as_str()) =>
+                {
                     *calls -= 1;
                     return Ok(error(
                         500,

@@ -20,7 +20,7 @@ use crate::envelope;
 use crate::store::BatchStore;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::future::BoxFuture;
-use webmon_core::ports::{CheckRepository, SystemClock};
+use webmon_core::ports::CheckRepository;
 use webmon_core::result::ProbeResult;
 
 /// What runs on the results of the messages that were stored whole.
@@ -42,7 +42,7 @@ impl AfterStore for StoreOnly {
 impl<R: CheckRepository> AfterStore for AlertEvaluator<R> {
     fn stored<'a>(&'a self, results: &'a [ProbeResult]) -> BoxFuture<'a, Vec<String>> {
         Box::pin(async move {
-            let applied = self.apply(results, &SystemClock).await;
+            let applied = self.apply(results).await;
             tracing::info!(
                 skipped = applied.skipped,
                 read = applied.read,
