@@ -407,3 +407,108 @@ pub(crate) fn outbox_item(
     item.insert("expires_at".into(), n((now_ms + OUTBOX_KEEP_MS) / 1000));
     item
 }
+
+impl AlertTable {
+    /// Every item whose `pk` starts with `prefix` (a paged Scan; for the CLI's status,
+    /// never a Lambda's path).
+    async fn scan_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, AwsError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        // Bounded: each page moves the cursor forward.
+        for _ in 0..10_000 {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.name)
+                .filter_expression("begins_with(pk, :p)")
+                .expression_attribute_values(":p", s(prefix))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| AwsError::call("dynamodb", "Scan", e))?;
+            items.extend(out.items().iter().cloned());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(items)
+    }
+
+    /// Every check's state, by check id (for `webmon alerts status`).
+    pub async fn states(&self) -> Result<Vec<(String, StoredState)>, AwsError> {
+        let mut out = Vec::new();
+        for item in self.scan_prefix("CHECK#").await? {
+            let Some(id) =
+                text(&item, "pk").and_then(|p| p.strip_prefix("CHECK#").map(str::to_string))
+            else {
+                continue;
+            };
+            let state =
+                serde_json::from_str(&text(&item, "state").unwrap_or_default()).map_err(|e| {
+                    AwsError::Codec {
+                        what: format!("decode the alert state of check {id}"),
+                        reason: e.to_string(),
+                    }
+                })?;
+            let ver = number(&item, "ver").unwrap_or(0).max(0) as u64;
+            out.push((id, StoredState { state, ver }));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Deliveries by status (`pending`, `sending`, `sent`, `failed`) with the newest
+    /// failures' errors (for `webmon alerts status`).
+    pub async fn delivery_counts(&self) -> Result<DeliveryCounts, AwsError> {
+        let mut counts = DeliveryCounts::default();
+        for item in self.scan_prefix("NOTIFY#").await? {
+            let status = text(&item, "status").unwrap_or_default();
+            *counts.by_status.entry(status.clone()).or_default() += 1;
+            if status == "failed" || status == "pending" {
+                if let Some(error) = text(&item, "last_error") {
+                    counts.errors.push(format!(
+                        "{} {}: {error}",
+                        text(&item, "pk")
+                            .unwrap_or_default()
+                            .trim_start_matches("NOTIFY#"),
+                        text(&item, "channel").unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Enqueues one notification (its deliveries only, no state change): what
+    /// `webmon alerts test` uses to send through the deployed notifier.
+    pub async fn enqueue(&self, intent: &NotificationIntent, now_ms: i64) -> Result<(), AwsError> {
+        let json = serde_json::to_string(intent).map_err(|e| AwsError::Codec {
+            what: format!("encode notification {}", intent.id),
+            reason: e.to_string(),
+        })?;
+        for channel in &intent.channels {
+            self.client
+                .put_item()
+                .table_name(&self.name)
+                .set_item(Some(outbox_item(intent, &json, channel, now_ms)))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await
+                .map_err(|e| AwsError::call("dynamodb", "PutItem", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Deliveries counted by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryCounts {
+    /// Count per status.
+    pub by_status: std::collections::BTreeMap<String, usize>,
+    /// `intent channel: error` of deliveries pending a retry or failed.
+    pub errors: Vec<String>,
+}

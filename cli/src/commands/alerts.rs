@@ -10,6 +10,7 @@
 //! `webmon validate` calls to report alerting errors ([`with_alerting_errors`]) and the
 //! incident section of `webmon report` ([`print_incident_summary`]).
 
+mod aws;
 mod replay;
 mod silence;
 mod status;
@@ -56,9 +57,19 @@ enum AlertsCommand {
 struct TestArgs {
     /// The channel id.
     channel: String,
-    /// The checks file that defines the channel.
-    #[arg(long, value_name = "FILE")]
-    config: PathBuf,
+    /// The checks file that defines the channel (with `--source sqlite`).
+    #[arg(long, value_name = "FILE", required_if_eq("source", "sqlite"))]
+    config: Option<PathBuf>,
+    /// `sqlite`: send from here, as `webmon run` would. `timestream` or `influxdb`:
+    /// enqueue in the AWS alert table, for the deployed notifier to deliver.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    source: Source,
+    /// The alert table (AWS sources).
+    #[command(flatten)]
+    table: aws::AlertTableArgs,
+    /// How long to wait for the notifier (AWS sources).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    wait: Duration,
     /// Which `${env:NAME}` references channels may use.
     #[command(flatten)]
     secrets: SecretArgs,
@@ -114,7 +125,32 @@ pub(crate) fn load_config(
         .with_context(|| format!("failed to read the checks file {}", path.display()))?;
     let checks = load_checks_file_with(path, policy);
     let outcome = load_for_region(&text, &checks, region);
-    let errors = alerting_errors(&text, &checks, policy);
+    refuse_errors(path, &text, &checks, policy)?;
+    Ok(outcome.config)
+}
+
+/// Loads the alerting configuration of a checks file for the AWS pipeline: a check
+/// without `regions` is probed from every one of `regions`.
+pub(crate) fn load_config_for_regions(
+    path: &Path,
+    regions: &[String],
+    policy: &SecretPolicy,
+) -> anyhow::Result<webmon_core::alert::AlertConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read the checks file {}", path.display()))?;
+    let checks = load_checks_file_with(path, policy);
+    let outcome = webmon_core::alert::load_alerting(&text, &checks.checks, regions);
+    refuse_errors(path, &text, &checks, policy)?;
+    Ok(outcome.config)
+}
+
+fn refuse_errors(
+    path: &Path,
+    text: &str,
+    checks: &LoadOutcome,
+    policy: &SecretPolicy,
+) -> anyhow::Result<()> {
+    let errors = alerting_errors(text, checks, policy);
     if let Some(first) = errors.first() {
         anyhow::bail!(
             "{}: {} alerting errors, the first: {first} (see `webmon validate`)",
@@ -122,18 +158,27 @@ pub(crate) fn load_config(
             errors.len()
         );
     }
-    Ok(outcome.config)
+    Ok(())
 }
 
 async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
+    let path = match (args.source, &args.config) {
+        (Source::Timestream | Source::Influxdb, _) => {
+            return aws::test(&args.table, &args.channel, args.wait).await
+        }
+        (Source::Sqlite, Some(path)) => path.clone(),
+        (Source::Sqlite, None) => {
+            anyhow::bail!("--config FILE names the checks file with the channel")
+        }
+    };
     let policy = args.secrets.policy();
-    let config = load_config(&args.config, "local", &policy)?;
+    let config = load_config(&path, "local", &policy)?;
     let Some(channel) = config.channels.get(&args.channel) else {
         let ids: Vec<&str> = config.channels.keys().map(String::as_str).collect();
         anyhow::bail!(
             "no channel {:?} in {} (channels: {})",
             args.channel,
-            args.config.display(),
+            path.display(),
             ids.join(", ")
         );
     };

@@ -4,12 +4,14 @@
 
 mod plan;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use webmon_aws::alerting::{AlertTable, ALERT_TABLE_ENV};
 use webmon_aws::config::{AwsTarget, ENDPOINT_ENV};
 use webmon_aws::dynamodb::{item_to_check, DynamoCheckRepository, DEFAULT_TABLE, TABLE_ENV};
+use webmon_core::alert::AlertDocument;
 use webmon_core::check::{load_checks_file, Check, ValidationError};
 use webmon_core::ports::CheckRepository;
 use webmon_core::schedule::GroupKey;
@@ -54,10 +56,13 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum ChecksCommand {
-    /// Write every check of a checks file (YAML or JSON, `checks:` list).
+    /// Write every check of a checks file (YAML or JSON, `checks:` list); with
+    /// `--alert-table`, also its `channels`, `alert_defaults` and `maintenance`.
     Put {
         /// The checks file.
         file: PathBuf,
+        #[command(flatten)]
+        alerting: AlertingArgs,
     },
     /// Show what `apply` would change in the table: adds, changes (with the fields that
     /// differ) and the removals `--prune` would make. Writes nothing.
@@ -73,6 +78,8 @@ enum ChecksCommand {
         /// Also delete the checks of the table that are not in the file.
         #[arg(long)]
         prune: bool,
+        #[command(flatten)]
+        alerting: AlertingArgs,
     },
     /// List the checks in the table (and the items that fail validation).
     List {
@@ -94,16 +101,83 @@ enum ChecksCommand {
     CreateTable,
 }
 
+/// Where the alerting document goes (the home region's alert table).
+#[derive(clap::Args, Debug, Clone)]
+pub struct AlertingArgs {
+    /// Also store the file's alerting blocks (`channels`, `alert_defaults`,
+    /// `maintenance`) in this alert table, for the evaluator, notifier and sweeper of
+    /// the home region. Each check's own `alert:` block travels with the check.
+    #[arg(long, env = ALERT_TABLE_ENV, value_name = "TABLE")]
+    alert_table: Option<String>,
+}
+
+impl AlertingArgs {
+    /// The document of `file`, validated against its checks; `None` without
+    /// `--alert-table`. Problems are printed and refuse the whole command.
+    fn document(&self, file: &Path, checks: &[Check]) -> anyhow::Result<Option<AlertDocument>> {
+        if self.alert_table.as_deref().unwrap_or_default().is_empty() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("failed to read {}", file.display()))?;
+        let (document, mut errors) = AlertDocument::read(&text);
+        errors.extend(document.build(checks, &[]).errors);
+        if let Some(first) = errors.first() {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            anyhow::bail!(
+                "{} alerting errors, the first: {first}; nothing written",
+                errors.len()
+            );
+        }
+        Ok(Some(document))
+    }
+
+    async fn put(&self, table: &TableArgs, document: Option<AlertDocument>) -> anyhow::Result<()> {
+        let (Some(name), Some(document)) = (&self.alert_table, document) else {
+            return Ok(());
+        };
+        let client = aws_sdk_dynamodb::Client::new(&table.target().load().await);
+        AlertTable::new(client, name)
+            .put_document(&document)
+            .await
+            .with_context(|| format!("failed to write the alerting document to {name}"))?;
+        println!(
+            "alerting written to {name}: {} channels, {} maintenance windows",
+            document.channels.len(),
+            document.maintenance.len()
+        );
+        Ok(())
+    }
+}
+
 /// Runs `webmon checks`.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let repo = args.table.repo().await;
     match args.command {
-        ChecksCommand::Put { file } => {
+        ChecksCommand::Put { file, alerting } => {
             let outcome = load_checks_file(&file);
-            write_all(&repo, outcome.checks, outcome.errors).await
+            let document = alerting.document(&file, &outcome.checks)?;
+            let code = write_all(&repo, outcome.checks, outcome.errors).await?;
+            if code == ExitCode::SUCCESS {
+                alerting.put(&args.table, document).await?;
+            }
+            Ok(code)
         }
         ChecksCommand::Plan { file } => plan::plan(&repo, &file).await,
-        ChecksCommand::Apply { file, prune } => plan::apply(&repo, &file, prune).await,
+        ChecksCommand::Apply {
+            file,
+            prune,
+            alerting,
+        } => {
+            let document = alerting.document(&file, &load_checks_file(&file).checks)?;
+            let code = plan::apply(&repo, &file, prune).await?;
+            if code == ExitCode::SUCCESS {
+                alerting.put(&args.table, document).await?;
+            }
+            Ok(code)
+        }
         ChecksCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("failed to read {}", file.display()))?;

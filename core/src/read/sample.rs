@@ -58,3 +58,50 @@ impl From<&ProbeResult> for Sample {
         }
     }
 }
+
+impl Sample {
+    /// The result as far as a sample tells it (what alert replays from stores that
+    /// keep samples need): timings, outcome and error; no TLS, tags or probe details.
+    pub fn to_result(&self) -> ProbeResult {
+        use crate::result::{ErrorClass, LatencyStats, Phases, RESULT_VERSION};
+        let error_class = self.error_class.as_ref().map(|c| {
+            serde_json::from_value::<ErrorClass>(serde_json::Value::String(c.clone()))
+                .unwrap_or(ErrorClass::Other)
+        });
+        ProbeResult {
+            version: RESULT_VERSION,
+            region: self.region.clone(),
+            check_id: self.check_id.clone(),
+            url: String::new(),
+            scheduled_at_ms: self.scheduled_at_ms,
+            started_at_ms: self.scheduled_at_ms,
+            available: self.available,
+            status_code: self.status_code,
+            error_class,
+            error_message: self.error_message.clone(),
+            requests: 1,
+            latency: LatencyStats {
+                avg_ms: self.latency_avg_ms,
+                min_ms: self.latency_avg_ms,
+                max_ms: self.latency_avg_ms,
+                p50_ms: self.latency_avg_ms,
+            },
+            cold: Phases {
+                dns_ms: self.dns_ms,
+                connect_ms: self.connect_ms,
+                tls_ms: self.tls_ms,
+                ttfb_ms: self.cold_ttfb_ms,
+                transfer_ms: self.transfer_ms,
+            },
+            warm_ttfb_ms: self.warm_ttfb_ms,
+            bytes: 0,
+            remote_ip: None,
+            http_version: None,
+            tls_cert_days_left: None,
+            redirects: 0,
+            attempts: 1,
+            tags: Default::default(),
+            probe: Default::default(),
+        }
+    }
+}

@@ -1,6 +1,10 @@
 //! `webmon alerts replay --since 7d`: stored results through a candidate policy, the way
 //! `webmon run` would have evaluated them (`webmon_core::alert::replay`), and the
 //! incidents that policy would have opened. Nothing is sent or stored.
+//!
+//! `--source timestream|influxdb` replays what the AWS pipeline stored, every probe
+//! region together (the regions are those found in the results); TLS warnings are not
+//! replayed there, as those stores keep no certificate dates.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,6 +18,8 @@ use webmon_core::ports::{Clock, SystemClock};
 use super::status::time;
 use super::DbArg;
 use crate::commands::secrets::SecretArgs;
+use crate::commands::source::{Source, SourceArgs};
+use webmon_core::read::Window;
 
 /// Arguments of `webmon alerts replay`.
 #[derive(clap::Args)]
@@ -24,11 +30,12 @@ pub struct Args {
     /// The checks file with the policy to try.
     #[arg(long, default_value = "checks.yaml", value_name = "FILE")]
     config: PathBuf,
+    /// Where the results are (`--source sqlite` by default, `--db`).
     #[command(flatten)]
-    db: DbArg,
-    /// The region the results were probed from.
+    source: SourceArgs,
+    /// The region the results were probed from (with `--source sqlite`).
     #[arg(long, default_value = "local")]
-    region: String,
+    probe_region: String,
     #[command(flatten)]
     secrets: SecretArgs,
     /// Print JSON.
@@ -75,12 +82,38 @@ fn incidents(intents: &[NotificationIntent]) -> Vec<Replayed> {
 
 /// Runs `webmon alerts replay`.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let config = super::load_config(&args.config, &args.region, &args.secrets.policy())?;
-    let store = args.db.open()?;
     let now = SystemClock.now_ms();
     let since_ms = now - args.since.as_millis() as i64;
-    let results = store.results_since(since_ms, None).await?;
-    let silences = store.silences(since_ms).await?;
+    let policy = args.secrets.policy();
+    let (config, results, silences) = match args.source.source {
+        Source::Sqlite => {
+            let config = super::load_config(&args.config, &args.probe_region, &policy)?;
+            let store = DbArg {
+                db: args.source.db_path(),
+            }
+            .open()?;
+            let results = store.results_since(since_ms, None).await?;
+            let silences = store.silences(since_ms).await?;
+            (config, results, silences)
+        }
+        Source::Timestream | Source::Influxdb => {
+            let reader = args
+                .source
+                .open(crate::commands::source::SqliteOpen::WithResults)
+                .await?;
+            let window = Window {
+                from_ms: since_ms,
+                to_ms: now,
+            };
+            let samples = reader.samples(window, None).await?;
+            let results: Vec<_> = samples.iter().map(|s| s.to_result()).collect();
+            let mut regions: Vec<String> = results.iter().map(|r| r.region.clone()).collect();
+            regions.sort();
+            regions.dedup();
+            let config = super::load_config_for_regions(&args.config, &regions, &policy)?;
+            (config, results, Vec::new())
+        }
+    };
     let (_, intents) = replay(&config, &results, &silences, 10_000, now);
     let found = incidents(&intents);
     if args.json {

@@ -17,6 +17,13 @@ use super::DbArg;
 pub struct Args {
     #[command(flatten)]
     db: DbArg,
+    /// `sqlite` (the store of `webmon run`), or `timestream`/`influxdb` for an AWS
+    /// deployment, whose alert state is in the alert table.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    source: crate::commands::source::Source,
+    /// The alert table (AWS sources).
+    #[command(flatten)]
+    table: super::aws::AlertTableArgs,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -44,6 +51,9 @@ fn duration(ms: i64) -> String {
 
 /// Runs `webmon alerts status`.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.source != crate::commands::source::Source::Sqlite {
+        return super::aws::status(&args.table, args.json).await;
+    }
     let store = args.db.open()?;
     let now = SystemClock.now_ms();
     // Incidents open now only: none was opened or resolved after the end of time.
