@@ -153,19 +153,24 @@ impl Emulator {
         shared.sqs_message_bytes.clear();
     }
 
-    /// Every Timestream record in moto, as `(table region, record JSON)`, read from
-    /// `/moto-api/data.json`.
-    pub async fn timestream_records(&self) -> Result<Vec<(String, serde_json::Value)>, AwsError> {
+    /// moto's whole state, `/moto-api/data.json` (what a test reads back).
+    pub async fn state(&self) -> Result<serde_json::Value, AwsError> {
         let text = proxy::get(self.moto, "/moto-api/data.json")
             .await
             .map_err(|e| AwsError::Setting {
                 name: "moto data".into(),
                 reason: e,
             })?;
-        let data: serde_json::Value = serde_json::from_str(&text).map_err(|e| AwsError::Codec {
+        serde_json::from_str(&text).map_err(|e| AwsError::Codec {
             what: "read moto's data.json".into(),
             reason: e.to_string(),
-        })?;
+        })
+    }
+
+    /// Every Timestream record in moto, as `(table region, record JSON)`, read from
+    /// `/moto-api/data.json`.
+    pub async fn timestream_records(&self) -> Result<Vec<(String, serde_json::Value)>, AwsError> {
+        let data = self.state().await?;
         let mut out = Vec::new();
         for table in data["timestreamwrite"]["TimestreamTable"]
             .as_array()
