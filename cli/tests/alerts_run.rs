@@ -3,73 +3,18 @@
 //! must get exactly one `triggered` and one `resolved`, every signature verified with an
 //! independent HMAC implementation; and the same across a kill and a restart.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use webmon_testkit::http_recorder::{Recorded, Recorder};
 use webmon_testkit::signature::standard_webhook_signature;
+use webmon_testkit::switch_target::SwitchTarget;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-/// An HTTP target on 127.0.0.1 answering every request with the current status.
-struct FlipTarget {
-    port: u16,
-    status: Arc<AtomicU16>,
-    stop: Arc<AtomicBool>,
-}
-
-impl FlipTarget {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let status = Arc::new(AtomicU16::new(200));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, halt) = (status.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !halt.load(Ordering::Relaxed) {
-                let Ok((mut conn, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                conn.set_nonblocking(false).unwrap();
-                conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut chunk) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let code = s.load(Ordering::Relaxed);
-                let answer = format!(
-                    "HTTP/1.1 {code} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
-                );
-                let _ = conn.write_all(answer.as_bytes());
-            }
-        });
-        Self { port, status, stop }
-    }
-
-    fn set(&self, code: u16) {
-        self.status.store(code, Ordering::Relaxed);
-    }
-}
-
-impl Drop for FlipTarget {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn write_config(dir: &Path, target: &FlipTarget, hook: &Recorder) -> std::path::PathBuf {
+fn write_config(dir: &Path, target: &SwitchTarget, hook: &Recorder) -> std::path::PathBuf {
     let file = dir.join("checks.yaml");
     let yaml = format!(
         "channels:
@@ -84,7 +29,7 @@ checks:
   - {{id: flip, url: 'http://127.0.0.1:{}/', interval: 10s, timeout: 2s, requests: 1, allow_private: true}}
 ",
         hook.url(),
-        target.port
+        target.addr.port()
     );
     std::fs::write(&file, yaml).unwrap();
     file
@@ -230,13 +175,13 @@ const ROUND: Duration = Duration::from_secs(40);
 #[test]
 fn a_flip_to_503_and_back_notifies_once_each_way() {
     let dir = tempfile::tempdir().unwrap();
-    let (target, hook) = (FlipTarget::start(), Recorder::start(vec![]));
+    let (target, hook) = (SwitchTarget::start(), Recorder::start(vec![]));
     let config = write_config(dir.path(), &target, &hook);
     let db = dir.path().join("webmon.db");
     let child = start(&config, &db);
 
     wait_status(&db, ROUND, |s| s["checks"][0]["level"] == "UP");
-    target.set(503);
+    target.set_status(503);
     assert_eq!(
         hook.wait_for(1, ROUND).len(),
         1,
@@ -246,7 +191,7 @@ fn a_flip_to_503_and_back_notifies_once_each_way() {
     let s = wait_status(&db, ROUND, |s| s["outbox"]["sent"] == 1);
     assert_eq!(s["open_incidents"].as_array().unwrap().len(), 1);
     assert_eq!(s["checks"][0]["level"], "DOWN");
-    target.set(200);
+    target.set_status(200);
     assert_eq!(
         hook.wait_for(2, ROUND).len(),
         2,
@@ -265,13 +210,13 @@ fn a_flip_to_503_and_back_notifies_once_each_way() {
 #[test]
 fn a_restart_during_an_incident_does_not_notify_again() {
     let dir = tempfile::tempdir().unwrap();
-    let (target, hook) = (FlipTarget::start(), Recorder::start(vec![]));
+    let (target, hook) = (SwitchTarget::start(), Recorder::start(vec![]));
     let config = write_config(dir.path(), &target, &hook);
     let db = dir.path().join("webmon.db");
     let first = start(&config, &db);
 
     wait_status(&db, ROUND, |s| s["checks"][0]["level"] == "UP");
-    target.set(503);
+    target.set_status(503);
     assert_eq!(hook.wait_for(1, ROUND).len(), 1, "{}", logs(&db));
     wait_status(&db, ROUND, |s| s["outbox"]["sent"] == 1);
     stop(first, "-KILL");
@@ -288,7 +233,7 @@ fn a_restart_during_an_incident_does_not_notify_again() {
         1,
         "no second trigger after the restart"
     );
-    target.set(200);
+    target.set_status(200);
     assert_eq!(
         hook.wait_for(2, ROUND).len(),
         2,
