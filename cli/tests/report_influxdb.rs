@@ -209,3 +209,67 @@ async fn influxdb_report_and_dashboard_on_a_real_influxd() {
     child.wait().unwrap();
     outcome.unwrap();
 }
+
+/// `webmon alerts replay --source influxdb`: results the AWS pipeline stored in
+/// InfluxDB, replayed through a checks file's policy with every region found in them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_replay_reads_influxdb() {
+    let server = Influxd::start().await.unwrap_or_else(|e| panic!("{e}"));
+    server.create_database("webmon").await.unwrap();
+    let url = server.url();
+    let store = InfluxStore::new(InfluxConfig::v1(&url, "webmon", Token::default())).unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // Twenty rounds 20 s apart; eu-west-1 fails rounds 5 to 9, us-east-1 never.
+    let batch: Vec<ProbeResult> = (1..=20)
+        .flat_map(|i| {
+            let at = now - 600_000 + i * 20_000;
+            let mut eu = result("eu-west-1", at, 10.0);
+            if (5..=9).contains(&i) {
+                eu.available = false;
+                eu.status_code = Some(503);
+                eu.error_class = Some(webmon_core::result::ErrorClass::HttpStatus);
+                eu.error_message = Some("status 503".into());
+            }
+            [eu, result("us-east-1", at, 30.0)]
+        })
+        .collect();
+    store.write(&batch).await.expect("write to influxd");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("checks.yaml");
+    std::fs::write(
+        &config,
+        "alert_defaults: {failure_threshold: 2, success_threshold: 2, settle: 0s}\n\
+         checks:\n  - {id: api, url: 'https://api.example.test/', interval: 20s}\n",
+    )
+    .unwrap();
+    let out = run(
+        &[
+            "alerts",
+            "replay",
+            "--since",
+            "1h",
+            "--config",
+            config.to_str().unwrap(),
+            "--source",
+            "influxdb",
+            "--influx-url",
+            &url,
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["results"], 40, "{doc}");
+    let incidents = doc["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{doc}");
+    assert_eq!(incidents[0]["check_id"], "api");
+    assert_eq!(
+        incidents[0]["worst"], "REGIONAL",
+        "one region of two failed"
+    );
+    assert_eq!(incidents[0]["resolved"], true);
+}
