@@ -30,6 +30,7 @@ def copy_infra(dest: Path) -> Path:
         (dest / project).mkdir(parents=True)
         for path in (REPO / project).glob("Pulumi*.yaml"):
             shutil.copy(path, dest / project / path.name)
-    for crate in ("aws", "probe-lambda", "writer-lambda", "config-lambda"):
+    for crate in ("aws", "probe-lambda", "writer-lambda", "config-lambda", "notifier-lambda",
+                  "sweeper-lambda"):
         shutil.copytree(REPO / crate / "src", dest / crate / "src")
     return dest

@@ -47,6 +47,15 @@ SERVICE_SIDE: dict[str, dict[str, str]] = {
         "sqs:SendMessage": "the on-failure destination of asynchronous invocations",
         "kms:GenerateDataKey": "the SSE-KMS on-failure queue",
     },
+    "notifier-lambda": {
+        "dynamodb:DescribeStream": "the alert table's stream event source mapping",
+        "dynamodb:GetRecords": "the alert table's stream event source mapping",
+        "dynamodb:GetShardIterator": "the alert table's stream event source mapping",
+        "dynamodb:ListStreams": "the alert table's stream event source mapping",
+        "kms:Decrypt": "stream records of the CMK-encrypted alert table",
+        "sqs:SendMessage": "the on-failure destination of the stream event source",
+        "kms:GenerateDataKey": "the SSE-KMS on-failure queue",
+    },
 }
 # A writer inside a VPC (a store with subnets): Lambda manages its network interfaces.
 VPC_SERVICE_SIDE = {
@@ -62,13 +71,19 @@ IMPLIED: dict[str, set[str]] = {
     "timestream:WriteRecords": {"kms:GenerateDataKey", "kms:Decrypt"},
     "dynamodb:Query": {"kms:Decrypt"},
     "dynamodb:Scan": {"kms:Decrypt"},
+    "dynamodb:GetItem": {"kms:Decrypt"},
+    "dynamodb:PutItem": {"kms:Decrypt", "kms:GenerateDataKey"},
     "dynamodb:UpdateItem": {"kms:Decrypt", "kms:GenerateDataKey"},
+    "sns:Publish": {"kms:GenerateDataKey", "kms:Decrypt"},
 }
 # Calls the scanner finds in a reached function but the Lambda never makes, with why.
 NOT_RUN: dict[tuple[str, str], str] = {
     ("probe-lambda", "dynamodb:Scan"):
         "DynamoCheckRepository::collect scans only without a group (all()); the probe "
         "reads its groups (group()), a Query on by_group",
+    ("writer-lambda", "dynamodb:Query"):
+        "DynamoCheckRepository::collect queries by_group only for a group (group()); the "
+        "writer's alert evaluator reads every check (all()), a Scan, and queries nothing",
 }
 # Grants for calls the code is about to make (none today).
 PENDING: dict[tuple[str, str], str] = {}

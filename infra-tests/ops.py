@@ -11,7 +11,10 @@
 * Concurrency: SQS event sources bound concurrency with `scalingConfig.maximumConcurrency`.
 * Deletion protection: the table and every table replica enable it (or follow a
   setting whose default enables it).
-* Secrets: the probe may read only secrets under its `webmon/<tenant>/check/` prefix.
+* Secrets: the probe may read only secrets under its `webmon/<tenant>/check/` prefix,
+  the notifier and the sweeper only channel secrets, under `webmon/<tenant>/channel/`.
+* EventBridge rules the program declares are not named with the rule prefix: the config
+  Lambda owns every `<namePrefix>-` rule, and its resync deletes those it does not know.
 """
 
 from __future__ import annotations
@@ -146,20 +149,53 @@ def check_operations(prog: Program) -> list[str]:
         if value is not True:
             found.append(f"{prog.file}: resources.{name}: deletion protection is not on "
                          "(deletionProtectionEnabled, or a setting defaulting to true)")
-    # Probe secrets: the probe role reads only `webmon/<tenant>/check/*` secrets.
-    if "probePolicy" in res:
-        stmts = (((res["probePolicy"].get("properties") or {}).get("policy") or {}).get("fn::toJSON") or {}).get("Statement", [])
+    # Probe secrets: the probe role reads only `webmon/<tenant>/check/*` secrets; the
+    # notifier and sweeper roles only `webmon/<tenant>/channel/*` ones.
+    found += _secret_scope(prog, ("probePolicy",), "secretArns", "secretPrefix", "check")
+    found += _secret_scope(prog, ("notifierPolicy", "sweeperPolicy"), "channelSecretArns",
+                           "channelSecretPrefix", "channel")
+    # Rules outside the config Lambda's prefix.
+    rule_prefix = _resolve(prog, str(prog.variables.get("rulePrefix", "")))
+    for name, r in _of_type(prog, "aws:cloudwatch:EventRule").items():
+        rule_name = _resolve(prog, str((r.get("properties") or {}).get("name", "")))
+        if rule_prefix and rule_name.startswith(rule_prefix):
+            found.append(f"{prog.file}: resources.{name}: rule name {rule_name!r} starts with the "
+                         f"rule prefix {rule_prefix!r}: the config Lambda deletes it on resync")
+    return found
+
+
+def _resolve(prog: Program, value: str) -> str:
+    """`${variable}` references replaced by the variables' text, a few levels deep."""
+    for _ in range(5):
+        new = re.sub(r"\$\{(\w+)\}", lambda m: str(prog.variables[m.group(1)])
+                     if isinstance(prog.variables.get(m.group(1)), str) else m.group(0), value)
+        if new == value:
+            break
+        value = new
+    return value
+
+
+def _secret_scope(prog: Program, policies: tuple[str, ...], arns_var: str, prefix_var: str,
+                  kind: str) -> list[str]:
+    """GetSecretValue in `policies` only on `${arns_var}`, which is scoped to
+    `...:secret:${prefix_var}*`, which is `webmon/<tenant>/<kind>/`."""
+    found: list[str] = []
+    res = prog.resources
+    present = [p for p in policies if p in res]
+    for policy in present:
+        stmts = (((res[policy].get("properties") or {}).get("policy") or {}).get("fn::toJSON") or {}).get("Statement", [])
         for st in stmts if isinstance(stmts, list) else []:
             actions = st.get("Action") if isinstance(st.get("Action"), list) else [st.get("Action")]
-            if "secretsmanager:GetSecretValue" in actions and st.get("Resource") != "${secretArns}":
-                found.append(f"{prog.file}: resources.probePolicy: statement {st.get('Sid')!r}: "
-                             "GetSecretValue must be on ${secretArns} only")
-        arns = str(prog.variables.get("secretArns", ""))
-        prefix = str(prog.variables.get("secretPrefix", ""))
-        if not arns.endswith(":secret:${secretPrefix}*"):
-            found.append(f"{prog.file}: variables.secretArns: {arns!r} is not scoped to "
-                         "`...:secret:${secretPrefix}*`")
-        if not re.fullmatch(r"webmon/\$\{[^}]+\}/check/", prefix):
-            found.append(f"{prog.file}: variables.secretPrefix: {prefix!r} is not "
-                         "`webmon/<tenant>/check/`")
+            if "secretsmanager:GetSecretValue" in actions and st.get("Resource") != f"${{{arns_var}}}":
+                found.append(f"{prog.file}: resources.{policy}: statement {st.get('Sid')!r}: "
+                             f"GetSecretValue must be on ${{{arns_var}}} only")
+    if present:
+        arns = str(prog.variables.get(arns_var, ""))
+        prefix = str(prog.variables.get(prefix_var, ""))
+        if not arns.endswith(f":secret:${{{prefix_var}}}*"):
+            found.append(f"{prog.file}: variables.{arns_var}: {arns!r} is not scoped to "
+                         f"`...:secret:${{{prefix_var}}}*`")
+        if not re.fullmatch(rf"webmon/\$\{{[^}}]+\}}/{kind}/", prefix):
+            found.append(f"{prog.file}: variables.{prefix_var}: {prefix!r} is not "
+                         f"`webmon/<tenant>/{kind}/`")
     return found

@@ -39,8 +39,12 @@ LAMBDA_ENV = {
                      "WEBMON_CHECK_SECRETS_PREFIX", "WEBMON_ALLOW_PRIVATE"},
     "writer-lambda": {"WEBMON_SINK", "WEBMON_TIMESTREAM_DATABASE", "WEBMON_TIMESTREAM_TABLE",
                       "WEBMON_INFLUX_URL", "WEBMON_INFLUX_ORG", "WEBMON_INFLUX_BUCKET",
-                      "WEBMON_INFLUX_TOKEN"},
+                      "WEBMON_INFLUX_TOKEN", "WEBMON_TABLE", "WEBMON_ALERT_TABLE",
+                      "WEBMON_PROBE_REGIONS"},
     "config-lambda": {"WEBMON_TABLE", "WEBMON_PROBE_ARN", "WEBMON_RULE_PREFIX"},
+    "notifier-lambda": {"WEBMON_ALERT_TABLE", "WEBMON_CHANNEL_SECRETS_PREFIX"},
+    "sweeper-lambda": {"WEBMON_TABLE", "WEBMON_ALERT_TABLE", "WEBMON_PROBE_REGIONS",
+                       "WEBMON_CHANNEL_SECRETS_PREFIX"},
 }
 
 # Resource types that must name the CMK, and the property that does.

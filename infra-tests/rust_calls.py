@@ -3,13 +3,15 @@
 How a Lambda is tied to its calls, step by step (every step is plain text scanning, no
 Rust toolchain needed):
 
-1. Sources: the `webmon-aws` crate (`aws/src/`) and the three Lambda crates
+1. Sources: the `webmon-aws` crate (`aws/src/`) and the Lambda crates of LAMBDA_CRATES
    (`<lambda>/src/`). A missing crate directory, or a crate without its root file
    (`lib.rs`, `main.rs`), is a finding: the map below would silently shrink.
 2. Module tree: each crate's modules are read from its root's `mod x;` declarations
    down, at any depth (`x.rs` or `x/mod.rs` next to the declaring file, or under its
    folder for `a/b.rs`; `#[path = ".."]` is followed). A declared module without its
    file is a finding; `#[cfg(test)]` modules are left out (tests run in no Lambda).
+   Feature-gated modules (`#[cfg(feature = "notify")] pub mod sns;`) are followed like
+   plain ones: whether a Lambda runs their code is decided by step 4, not by features.
 3. Import graph, file level: a file reaches the module whose items its paths name:
    `webmon_aws::a::b::C` from anywhere, and inside `webmon-aws` also `crate::..`,
    `self::..`, `super::..` (repeated), its own submodules (`line::to_line`) and
@@ -20,20 +22,39 @@ Rust toolchain needed):
    neither a module with a file nor an item of that module is a finding ("expected ...
    missing"), so a moved module or function fails loudly instead of dropping its calls.
 4. Function level, inside the reached files, a name-based call graph: a function's SDK
-   calls count for a Lambda only if the function is reached. The Lambda's own files
-   reach the functions they name in the files they import (and in what those re-export
-   with `pub use`); a reached function reaches the functions it names in its own file
-   and in the files its file imports. Port calls from the services are trait-method
-   calls on generic types (`repo.group(..)`, `queue.send(..)`, `store.write_detailed(..)`):
-   a method a reached function calls (`.m(..)`, `Trait::m`) also reaches the `fn m` of
-   every trait impl (`impl T for X`) and trait default body in the files the Lambda
-   reaches. `.send()` with no arguments, the SDK's own final call, is not a reference;
+   calls count for a Lambda only if the function is reached. Each `fn` is free (module
+   level) or a method: of the type of its `impl X` / `impl T for X` block, or a default
+   body of its `trait T`. From the Lambda's own files, and then from each reached
+   function (its signature and body):
+   * a free name (`handle(..)`, `probe::handle(..)`, `.map(parse)`; not `x.name`, not a
+     path segment `name::..`, not a macro `name!`) reaches the free functions of that
+     name in its own file and in the files it imports (and what those re-export with
+     `pub use`);
+   * `Type::m` reaches the methods `m` of `Type` (inherent, or a trait's impl for it),
+     and `Trait::m` the methods `m` of that trait's impls; `Self::m` those of its own
+     type;
+   * a method call `.m(..)` reaches the methods `m` of the *live* types (and the trait
+     default bodies `m`) in the files the Lambda reaches. A type is live once reached
+     code names it (a constructor `X::new`, a signature `-> X`, a field, `Self` of a
+     reached method) or a live type's `struct`/`enum` definition names it. Port calls
+     from the services are method calls on generic types (`repo.group(..)`,
+     `queue.send(..)`, `store.write_detailed(..)`): they reach the impls of the adapters
+     the Lambda builds, not those of every adapter in the crate (the writer calls
+     `.send(..)` on its store; the SNS channel's `send` stays the notifier's).
+   `.send()` with no arguments, the SDK's own final call, is not a reference;
    `.send(results)`, a port method, is. Setup helpers only the tests, the CLI or the
    benchmark use (`ensure_table`, `create_queue_with_dlq`, ...) thus stay out of the
    Lambda's set.
-5. SDK calls: `client.<snake_case_op>()` followed by `.send()` in the same statement;
+5. SDK calls: `client.<snake_case_op>()` followed by `.send()` in the same statement
+   (or bound with `let x = client.<op>()..;` and `x.send()` later in the function);
    the service is the `aws_sdk_<service>` crate whose `Client` the file uses. A file
-   with calls but no (or several) SDK clients is a finding.
+   with calls but no (or several) SDK clients is a finding. DynamoDB transactions have
+   no IAM action of their own: IAM authorizes each action inside them, so a
+   `transact_write_items()` call counts as the item actions the function that sends it
+   builds (`Put::builder()` -> `dynamodb:PutItem`, `Update::builder()` ->
+   `dynamodb:UpdateItem`, `Delete::builder()` -> `dynamodb:DeleteItem`,
+   `ConditionCheck::builder()` -> `dynamodb:ConditionCheckItem`; the file's when the
+   function builds none), and `transact_get_items()` as `dynamodb:GetItem`.
 
 The result maps each Lambda crate to {IAM action: [where called]}.
 """
@@ -44,7 +65,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LAMBDA_CRATES = ("probe-lambda", "writer-lambda", "config-lambda")
+LAMBDA_CRATES = ("probe-lambda", "writer-lambda", "config-lambda", "notifier-lambda", "sweeper-lambda")
 AWS_CRATE = "aws"
 
 # aws_sdk_<crate> -> IAM service prefix.
@@ -59,6 +80,8 @@ IAM_PREFIX = {
     "kms": "kms",
     "sts": "sts",
     "sns": "sns",
+    "ses": "ses",
+    "sesv2": "ses",  # SES v2 API: its SendEmail is the IAM action ses:SendEmail
     "cloudwatch": "cloudwatch",
     "lambda": "lambda",
     "s3": "s3",
@@ -69,6 +92,16 @@ ACTION_NAME = {
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
     "timestream:Query": "timestream:Select",
+}
+# Transactions: IAM authorizes the actions inside them, one IAM action per item action.
+TRANSACT_ITEM_ACTIONS = {
+    "dynamodb:TransactWriteItems": {
+        "Put": "dynamodb:PutItem",
+        "Update": "dynamodb:UpdateItem",
+        "Delete": "dynamodb:DeleteItem",
+        "ConditionCheck": "dynamodb:ConditionCheckItem",
+    },
+    "dynamodb:TransactGetItems": {"Get": "dynamodb:GetItem"},
 }
 # Client set-ups that make calls of their own.
 IMPLIED_BY_SETUP = {
@@ -88,14 +121,43 @@ _USE_RE = re.compile(r"\buse\s+([^;]+);")
 _PATH_RE = re.compile(r"(?<![\w:])([a-z_][a-z0-9_]*)((?:\s*::\s*[A-Za-z_][A-Za-z0-9_]*)+)")
 _MOD_DECL_RE = re.compile(r"(?<![\w:])(?:pub(?:\s*\([^)]*\))?\s+)?mod\s+([a-z_][a-z0-9_]*)\s*;")
 _ITEM_RE = r"\b(?:fn|struct|enum|trait|type|const|static|union|macro_rules!)\s+{name}\b|\bmod\s+{name}\s*\{{"
-# A method call or a path call: the name a trait method is reached by.
-_METHOD_RE = re.compile(r"(?:\.|::)\s*([a-z_][a-z0-9_]*)\s*(?:::\s*<[^;{}]*?>\s*)?\(")
-_IMPL_FOR_RE = re.compile(r"\bimpl\b[^;{}]*?\bfor\b[^;{}]*\{")
-_TRAIT_RE = re.compile(r"\btrait\s+[A-Za-z_]\w*[^;{}]*\{")
 _MODULE_SEG = re.compile(r"^[a-z_][a-z0-9_]*$")
+# `impl` starting an item (not `-> impl Trait` nor `x: impl Trait`).
+_IMPL_ITEM_RE = re.compile(r"(?:(?<=[;{}\]])|^)\s*((?:unsafe\s+)?impl\b)([^;{}]*)\{", re.M)
+_TRAIT_NAME_RE = re.compile(r"\btrait\s+([A-Za-z_]\w*)[^;{}]*\{")
+_TYPE_DEF_RE = re.compile(r"\b(?:struct|enum|union)\s+([A-Z]\w*)")
+_TYPE_NAME_RE = re.compile(r"\b([A-Z][A-Za-z0-9_]*)\b")
+# `Type::m`, `Type::<T>::m`, `Self::m`: the type and the method.
+_QUALIFIED_RE = re.compile(r"\b([A-Z]\w*)\s*(?:::\s*<[^;{}()]*?>\s*)?::\s*([a-z_][a-z0-9_]*)\b(?!\s*::\s*[A-Za-z_])")
+# `.m(..)`, `.m::<T>(..)`: a method call.
+_METHOD_CALL_RE = re.compile(r"\.\s*([a-z_][a-z0-9_]*)\s*(?:::\s*<[^;{}]*?>\s*)?\(")
+# Where an SDK request or builder chain starts: its methods are the SDK's, not ours
+# (`TransactWriteItem::builder().put(..)` calls no `fn put` of webmon-aws).
+_SDK_CHAIN_RE = re.compile(r"\b[A-Z]\w*\s*::\s*builder\s*\(\s*\)|\bclient\s*\.\s*[a-z_]\w*\s*\(\s*\)")
+_CHAIN_LINK_RE = re.compile(r"\s*\.\s*([a-z_]\w*)\s*\(")
+# Local bindings: `let` and `for` patterns, closure parameters, match arm patterns.
+_LET_RE = re.compile(r"\blet\s+([^=;]*?)\s*(?:=|;|\belse\b)")
+_FOR_RE = re.compile(r"\bfor\s+([^{};]*?)\s+in\b")
+_CLOSURE_RE = re.compile(r"\|([^|;{}]*)\|")
+_ARM_RE = re.compile(r"(?:^|[{,])\s*([^{},;]*?)\s*=>")
+_PARAM_RE = re.compile(r"\b([a-z_][a-z0-9_]*)\s*:(?!:)")
 
 class SourceError(Exception):
     """The Rust layout is not what the scanner can map."""
+
+
+@dataclass(frozen=True)
+class Fn:
+    """One `fn` with a body: its name, where it starts (`fn`), its body, and the type of
+    its `impl` block (`owner`; the trait's name for a trait default body) and the trait
+    that block implements (`trait`). Free functions have neither."""
+
+    name: str
+    start: int
+    open: int
+    end: int
+    owner: str | None = None
+    trait: str | None = None
 
 
 @dataclass
@@ -105,6 +167,8 @@ class RustFile:
     text: str  # comments and string literals blanked
     raw: str = ""
     functions: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    fns: list[Fn] = field(default_factory=list)
+    type_defs: dict[str, list[str]] = field(default_factory=dict)  # type -> types its definition names
 
 
 def strip(text: str) -> str:
@@ -139,13 +203,115 @@ def _function_spans(text: str) -> dict[str, list[tuple[int, int]]]:
     return spans
 
 
+def _block_end(text: str, open_at: int) -> int:
+    depth, i = 0, open_at
+    while i < len(text):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                break
+        i += 1
+    return i
+
+
+def _type_ident(text: str) -> str | None:
+    """The type a path names: its last identifier outside `<..>` (`crate::a::X<T>` -> X)."""
+    depth, last = 0, None
+    for m in re.finditer(r"->|[<>]|[A-Za-z_]\w*", text):
+        tok = m.group(0)
+        if tok == "<":
+            depth += 1
+        elif tok == ">":
+            depth = max(0, depth - 1)
+        elif tok != "->" and depth == 0 and tok not in ("dyn", "mut", "impl", "const"):
+            last = tok
+    return last
+
+
+def _impl_header(header: str) -> tuple[str | None, str | None]:
+    """(self type, trait) of an `impl` header (the text between `impl` and `{`)."""
+    h = header.strip()
+    if h.startswith("<"):
+        depth = 0
+        for i, ch in enumerate(h):
+            depth += (ch == "<") - (ch == ">")
+            if depth == 0:
+                h = h[i + 1:]
+                break
+    h = re.split(r"\bwhere\b", h)[0]
+    depth, split = 0, None
+    for m in re.finditer(r"[<>]|\bfor\b", h):
+        if m.group(0) == "<":
+            depth += 1
+        elif m.group(0) == ">":
+            depth = max(0, depth - 1)
+        elif depth == 0 and not h[m.end():].lstrip().startswith("<"):  # not `for<'a>`
+            split = m
+    if split is None:
+        return _type_ident(h), None
+    return _type_ident(h[split.end():]), _type_ident(h[:split.start()])
+
+
+def _fns(text: str, functions: dict[str, list[tuple[int, int]]]) -> list[Fn]:
+    """Every function with a body, with the `impl` or `trait` block it is in."""
+    blocks: list[tuple[int, int, str | None, str | None]] = []
+    for m in _IMPL_ITEM_RE.finditer(text):
+        owner, trait = _impl_header(m.group(2))
+        open_at = m.end() - 1
+        blocks.append((open_at, _block_end(text, open_at), owner, trait))
+    for m in _TRAIT_NAME_RE.finditer(text):
+        open_at = m.end() - 1
+        blocks.append((open_at, _block_end(text, open_at), m.group(1), m.group(1)))
+    out = []
+    for m in _FN_RE.finditer(text):
+        for open_at, end in functions.get(m.group(1), []):
+            if open_at < m.end() or text.find("{", m.end()) != open_at:
+                continue
+            inner = [b for b in blocks if b[0] < m.start() and end <= b[1]]
+            owner, trait = (None, None)
+            if inner:
+                _, _, owner, trait = max(inner, key=lambda b: b[0])
+            out.append(Fn(m.group(1), m.start(), open_at, end, owner, trait))
+    return out
+
+
+def _type_defs(text: str) -> dict[str, list[str]]:
+    """The types each `struct`/`enum` definition of the file names (its fields)."""
+    out: dict[str, list[str]] = {}
+    for m in _TYPE_DEF_RE.finditer(text):
+        rest = re.search(r"[;{(]", text[m.end():])
+        if not rest:
+            continue
+        at = m.end() + rest.start()
+        if text[at] == ";":
+            end = at
+        elif text[at] == "{":
+            end = _block_end(text, at)
+        else:
+            depth, end = 0, at
+            while end < len(text):
+                depth += (text[end] == "(") - (text[end] == ")")
+                if depth == 0:
+                    break
+                end += 1
+        out.setdefault(m.group(1), []).extend(_TYPE_NAME_RE.findall(text[m.end():end]))
+    return out
+
+
+def _enclosing_fn(file: RustFile, offset: int) -> Fn | None:
+    """The innermost function whose body holds `offset`."""
+    best: Fn | None = None
+    for fn in file.fns:
+        if fn.open <= offset <= fn.end and (best is None or fn.open > best.open):
+            best = fn
+    return best
+
+
 def _enclosing(file: RustFile, offset: int) -> str | None:
-    best: tuple[int, str] | None = None
-    for name, spans in file.functions.items():
-        for start, end in spans:
-            if start <= offset <= end and (best is None or start > best[0]):
-                best = (start, name)
-    return best[1] if best else None
+    fn = _enclosing_fn(file, offset)
+    return fn.name if fn else None
 
 
 def _tests_cut(text: str) -> str:
@@ -168,6 +334,8 @@ def load_file(path: Path, root: Path) -> RustFile:
     raw = path.read_text(encoding="utf-8")
     f = RustFile(path=path, rel=path.relative_to(root).as_posix(), text=text, raw=raw)
     f.functions = _function_spans(text)
+    f.fns = _fns(text, f.functions)
+    f.type_defs = _type_defs(text)
     return f
 
 
@@ -231,7 +399,7 @@ class Crate:
 
 
 class SourceMap:
-    """The module trees and import graph of the four crates and the SDK calls in each file."""
+    """The module trees and import graph of the crates and the SDK calls in each file."""
 
     def __init__(self, repo: Path):
         self.repo = repo
@@ -239,7 +407,6 @@ class SourceMap:
         self.files: dict[Path, RustFile] = {}
         self._targets: dict[Path, set[Path]] = {}
         self._exports: dict[Path, set[Path]] = {}
-        self._trait_fns: dict[Path, set[str]] = {}
         if not (repo / AWS_CRATE / "src" / "lib.rs").is_file():
             raise SourceError(f"{AWS_CRATE}/src/lib.rs: expected the webmon-aws crate, missing")
         for crate in LAMBDA_CRATES:
@@ -431,26 +598,6 @@ class SourceMap:
                     todo.append(self.files[target])
         return list(seen.values())
 
-    def trait_fns(self, file: RustFile) -> set[str]:
-        """Names of the functions of a file that are trait methods: in `impl T for X`
-        blocks, or default bodies in `trait T` blocks."""
-        if file.path in self._trait_fns:
-            return self._trait_fns[file.path]
-        blocks = []
-        for m in [*_IMPL_FOR_RE.finditer(file.text), *_TRAIT_RE.finditer(file.text)]:
-            depth, i = 0, m.end() - 1
-            while i < len(file.text):
-                depth += file.text[i] == "{"
-                depth -= file.text[i] == "}"
-                if depth == 0:
-                    break
-                i += 1
-            blocks.append((m.end() - 1, i))
-        out = {name for name, spans in file.functions.items()
-               if any(b0 < s0 and s1 <= b1 for s0, s1 in spans for b0, b1 in blocks)}
-        self._trait_fns[file.path] = out
-        return out
-
     # -- calls ----------------------------------------------------------------------
 
     @staticmethod
@@ -463,7 +610,34 @@ class SourceMap:
             return anys.pop() if len(anys) == 1 else None
         return None
 
-    def calls(self, file: RustFile) -> list[tuple[str | None, str, str]]:
+    def _item_actions(self, file: RustFile, offset: int, action: str, where: str) -> list[str]:
+        """The item actions a transaction sent at `offset` is authorized by: those its
+        function builds, else those its file builds."""
+        kinds = TRANSACT_ITEM_ACTIONS[action]
+        pattern = re.compile(r"\b(" + "|".join(kinds) + r")\s*::\s*builder\s*\(")
+        fn = _enclosing_fn(file, offset)
+        scopes = ([file.text[fn.open:fn.end]] if fn else []) + [file.text]
+        for scope in scopes:
+            found = sorted({kinds[k] for k in pattern.findall(scope)})
+            if found:
+                return found
+        self.problems.append(f"{where}: {action} but no {'/'.join(f'{k}::builder()' for k in kinds)} "
+                             "in its function or file: cannot tell the item actions IAM checks")
+        return []
+
+    @staticmethod
+    def _sent_later(file: RustFile, m: re.Match, end: int) -> bool:
+        """`let request = client.op()..;` and, later in its function, `request.send()`
+        (a request finished by a `match` on what to set)."""
+        head = file.text[max(0, m.start() - 200):m.start()]
+        bound = re.search(r"\blet\s+(?:mut\s+)?([a-z_]\w*)\s*(?::[^=;{}]*)?=\s*$", head)
+        fn = _enclosing_fn(file, m.start())
+        if not bound or fn is None or end < 0:
+            return False
+        var = re.escape(bound.group(1))
+        return bool(re.search(rf"\b{var}\s*\.\s*send\s*\(\s*\)", file.text[end:fn.end]))
+
+    def calls(self, file: RustFile) -> list[tuple[Fn | None, str, str]]:
         """(enclosing fn, IAM action, where) for every SDK call in a file."""
         out = []
         service = None
@@ -472,7 +646,7 @@ class SourceMap:
         for m in found:
             end = file.text.find(";", m.end())
             stmt = file.text[m.end(): end if end >= 0 else len(file.text)]
-            if not re.search(r"\.\s*send\s*\(\s*\)", stmt):
+            if not re.search(r"\.\s*send\s*\(\s*\)", stmt) and not self._sent_later(file, m, end):
                 continue  # not an SDK request chain
             service = service or self._sdk_service(file)
             line = file.text.count("\n", 0, m.start()) + 1
@@ -487,48 +661,169 @@ class SourceMap:
                 continue
             op = "".join(w.capitalize() for w in m.group(1).split("_"))
             action = ACTION_NAME.get(f"{prefix}:{op}", f"{prefix}:{op}")
-            out.append((_enclosing(file, m.start()), action, where))
+            fn = _enclosing_fn(file, m.start())
+            if action in TRANSACT_ITEM_ACTIONS:
+                for item_action in self._item_actions(file, m.start(), action, where):
+                    out.append((fn, item_action, f"{where} in {op}"))
+            else:
+                out.append((fn, action, where))
         for m in setups:
             service = service or self._sdk_service(file)
             prefix = IAM_PREFIX.get(service or "", None)
             if prefix:
                 line = file.text.count("\n", 0, m.start()) + 1
-                out.append((_enclosing(file, m.start()), f"{prefix}:{IMPLIED_BY_SETUP[m.group(1)]}",
+                out.append((_enclosing_fn(file, m.start()), f"{prefix}:{IMPLIED_BY_SETUP[m.group(1)]}",
                             f"{file.rel}:{line}"))
         return out
 
     def lambda_actions(self, crate: str) -> dict[str, list[str]]:
         """IAM action -> places, for every SDK call the Lambda crate can reach."""
+        return self._actions(crate, self.reached_fns(crate))
+
+    def reached_fns(self, crate: str) -> set[tuple[Path, int]]:
+        """(file, fn start) of every webmon-aws function the Lambda crate can reach."""
         files = self.reached_files(crate)
         own = [f for f in files if f.path in self.lambdas[crate].module_of]
         aws_files = {f.path: f for f in files if f not in own}
-        counted: set[tuple[Path, str]] = set()
-        todo: list[tuple[RustFile, str]] = [(f, f.text) for f in own]
-        while todo:
-            file, body = todo.pop()
-            body = _no_send(body)
-            names = set(_IDENT_RE.findall(body))
-            methods = set(_METHOD_RE.findall(body))
-            reach: list[tuple[Path, set[str]]] = []
-            # the functions it names in its own file and in the files it imports
-            for target in {file.path}.union(*(self.exports(t) for t in self.targets(file))):
-                if target in aws_files:
-                    reach.append((target, names & set(aws_files[target].functions)))
-            # trait methods it calls, in every file the Lambda reaches (the port's impls)
-            for path, f in aws_files.items():
-                reach.append((path, methods & self.trait_fns(f)))
-            for path, hits in reach:
-                for name in hits:
-                    if (path, name) not in counted:
-                        counted.add((path, name))
-                        f = aws_files[path]
-                        todo += [(f, f.text[start:end]) for start, end in f.functions[name]]
+        methods_of: dict[str, list[tuple[Path, Fn]]] = {}  # name -> methods and default bodies
+        for path, f in aws_files.items():
+            for fn in f.fns:
+                if fn.owner is not None:
+                    methods_of.setdefault(fn.name, []).append((path, fn))
+        type_defs: dict[str, set[str]] = {}
+        for f in aws_files.values():
+            for name, named in f.type_defs.items():
+                type_defs.setdefault(name, set()).update(named)
+
+        counted: set[tuple[Path, int]] = set()
+        live: set[str] = set()
+        called: set[str] = set()  # method names called (`.m(..)`)
+        qualified: set[tuple[str, str]] = set()  # (type or trait, method)
+        todo: list[tuple[RustFile, str, Fn | None]] = [(f, f.text, None) for f in own]
+
+        def make_live(names) -> None:
+            stack = [n for n in names if n not in live]
+            while stack:
+                t = stack.pop()
+                if t not in live:
+                    live.add(t)
+                    stack += [n for n in type_defs.get(t, ()) if n not in live]
+
+        def count(path: Path, fn: Fn) -> None:
+            if (path, fn.start) not in counted:
+                counted.add((path, fn.start))
+                f = aws_files[path]
+                todo.append((f, f.text[fn.start:fn.end + 1], fn))
+
+        while True:
+            while todo:
+                file, text, at = todo.pop()
+                body = _no_send(text)
+                if at is not None and at.owner:
+                    make_live([at.owner])
+                make_live(_TYPE_NAME_RE.findall(body))
+                called.update(_method_calls(body))
+                for m in _QUALIFIED_RE.finditer(body):
+                    owner = m.group(1)
+                    if owner == "Self":
+                        if at is None or at.owner is None:
+                            continue
+                        owner = at.owner
+                    qualified.add((owner, m.group(2)))
+                # free names: in its own file and the files it imports
+                names = _free_names(body, at is not None and body[:at.open - at.start])
+                for target in {file.path}.union(*(self.exports(t) for t in self.targets(file))):
+                    f = aws_files.get(target)
+                    if f is None:
+                        continue
+                    for fn in f.fns:
+                        if fn.owner is None and fn.name in names:
+                            count(target, fn)
+            # methods: of a live type (or a trait default body) called by name, or named
+            # with their type or trait
+            for name, candidates in methods_of.items():
+                for path, fn in candidates:
+                    if (path, fn.start) in counted:
+                        continue
+                    default_body = fn.owner == fn.trait
+                    by_type = (fn.owner, name) in qualified
+                    by_trait = fn.trait is not None and (fn.trait, name) in qualified and (
+                        default_body or fn.owner in live)
+                    by_call = name in called and (default_body or fn.owner in live)
+                    if by_type or by_trait or by_call:
+                        count(path, fn)
+            if not todo:
+                return counted
+
+    def _actions(self, crate: str, counted: set[tuple[Path, int]]) -> dict[str, list[str]]:
+        files = self.reached_files(crate)
+        own = {f.path for f in files if f.path in self.lambdas[crate].module_of}
         actions: dict[str, list[str]] = {}
-        for f in files:
+        for f in sorted(files, key=lambda f: f.rel):
             for fn, action, where in self.calls(f):
-                if f in own or fn is None or (f.path, fn) in counted:
-                    actions.setdefault(action, []).append(f"{where} ({fn or 'top level'})")
+                if f.path in own or fn is None or (f.path, fn.start) in counted:
+                    actions.setdefault(action, []).append(f"{where} ({fn.name if fn else 'top level'})")
         return actions
+
+
+def _method_calls(text: str) -> set[str]:
+    """Names of the methods a text calls, less those of SDK request and builder chains."""
+    sdk: set[int] = set()
+    for m in _SDK_CHAIN_RE.finditer(text):
+        i = m.end()
+        while True:
+            link = _CHAIN_LINK_RE.match(text, i)
+            if not link:
+                break
+            sdk.add(link.start(1))
+            depth, j = 0, link.end() - 1
+            while j < len(text):
+                depth += (text[j] == "(") - (text[j] == ")")
+                if depth == 0:
+                    break
+                j += 1
+            i = j + 1
+    return {m.group(1) for m in _METHOD_CALL_RE.finditer(text) if m.start(1) not in sdk}
+
+
+def _bindings(text: str, signature: str | bool) -> set[str]:
+    """Names the text binds locally (parameters, `let`, `for`, closures, match arms): a
+    bare use of one names the local, not a function."""
+    heads = [*_LET_RE.findall(text), *_FOR_RE.findall(text), *_CLOSURE_RE.findall(text),
+             *_ARM_RE.findall(text)]
+    out = {n for h in heads for n in _IDENT_RE.findall(h)} - {"mut", "ref"}
+    if isinstance(signature, str):
+        out |= set(_PARAM_RE.findall(signature))
+    return out
+
+
+def _free_names(text: str, signature: str | bool = False) -> set[str]:
+    """Names a text may call or pass as free functions: not a method or field (`x.name`),
+    not a path segment (`name::x`; a turbofish `name::<T>` is a call), not a macro
+    (`name!`), not a method named with its type (`Type::name`), not a field or parameter
+    name (`name: ..`); and, unless called (`name(..)`), not a name bound locally."""
+    out = set()
+    bound = _bindings(text, signature)
+    for m in _IDENT_RE.finditer(text):
+        before = text[max(0, m.start() - 200):m.start()].rstrip()
+        after = text[m.end():m.end() + 200].lstrip()
+        if before.endswith("."):
+            continue
+        if after.startswith("!") and not after.startswith("!="):
+            continue
+        if after.startswith("::") and not after[2:].lstrip().startswith("<"):
+            continue
+        if after.startswith(":") and not after.startswith("::"):
+            continue
+        if before.endswith("::"):
+            head = re.search(r"([A-Za-z_]\w*)\s*(?:::\s*<[^;{}()]*?>\s*)?::$", before)
+            if head and head.group(1)[0].isupper():
+                continue
+        called = after.startswith("(") or re.match(r"::\s*<[^;{}()]*?>\s*\(", after)
+        if not called and m.group(1) in bound:
+            continue
+        out.add(m.group(1))
+    return out
 
 
 def _no_send(text: str) -> str:

@@ -3,7 +3,8 @@
 * Every `<project>:<key>` set in a stack file is declared in the program, and its value
   has the declared type.
 * Every `regions/Pulumi.<r>.yaml` sets `aws:region: <r>`, names an existing home stack,
-  and is not that stack's home region; no home stack keeps inline replicas.
+  and is not that stack's home region; no home stack keeps inline replicas; each home
+  stack's `webmon:probeRegions` lists exactly the regions of its region stack files.
 * No committed stack file holds an account id or a key ARN.
 * `webmon:storeStack` names a store project of stores/ and one of its stack files.
 * Lambda code is `target/lambda/<binary>/bootstrap.zip` at the repository root. When
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-BINARIES = {"probe-lambda", "writer-lambda", "config-lambda"}
+BINARIES = {"probe-lambda", "writer-lambda", "config-lambda", "notifier-lambda", "sweeper-lambda"}
 _KMS_REGION_RE = re.compile(r"^arn:aws[\w-]*:kms:([a-z0-9-]+):")
 _ACCOUNT_RE = re.compile(r"(?<![\w.-])\d{12}(?![\w.-])")
 _KEY_ARN_RE = re.compile(r"arn:aws[\w-]*:kms:[^\s'\"]+")
@@ -110,6 +111,20 @@ def check_regions(home: dict[str, dict], regions: dict[str, dict]) -> list[str]:
         label = f"Pulumi.{name}.yaml"
         if "aws:region" not in hc:
             found.append(f"{label}: does not set aws:region")
+        # Alerting expects results from the home region and webmon:probeRegions: a region
+        # stack left out is never expected, a listed region without a stack is reported
+        # silent by the sweeper.
+        listed = hc.get("webmon:probeRegions") or []
+        stacked = {r for r, c in regions.items()
+                   if str(c.get("webmon-regions:homeStack", "")).rsplit("/", 1)[-1] == name}
+        for region in sorted(stacked - set(listed)):
+            found.append(f"regions/Pulumi.{region}.yaml: region {region} is not in webmon:probeRegions "
+                         f"of {label}: alerting would not expect its results; add it there")
+        for region in sorted(set(listed) - stacked):
+            what = ("is the home region" if region == hc.get("aws:region")
+                    else f"has no regions/Pulumi.{region}.yaml naming this home stack")
+            found.append(f"{label}: webmon:probeRegions lists {region}, which {what}: the sweeper "
+                         "would report it silent")
         for entry in hc.get("webmon:replicas") or []:
             r = entry.get("regionName") if isinstance(entry, dict) else entry
             found.append(f"{label}: webmon:replicas lists {r}: region stacks own their table "

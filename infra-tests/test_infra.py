@@ -72,7 +72,8 @@ def test_lambda_environment_names_are_read_by_the_code():
     from policy import PENDING_ENV
 
     read = set()
-    for crate in ("aws", "probe-lambda", "writer-lambda", "config-lambda"):
+    for crate in ("aws", "probe-lambda", "writer-lambda", "config-lambda", "notifier-lambda",
+                  "sweeper-lambda"):
         for source in (REPO / crate / "src").rglob("*.rs"):
             read.update(re.findall(r'"(WEBMON_[A-Z_]+)"', source.read_text()))
     for program in (REPO / "Pulumi.yaml", REPO / "regions" / "Pulumi.yaml"):
@@ -110,10 +111,66 @@ def test_iam_check_sees_the_calls_of_each_lambda():
     assert "dynamodb:CreateTable" not in calls["config-lambda"]
     assert "sqs:SendMessage" not in calls["writer-lambda"]
     # a service reaches only the adapters its Lambda builds: the probe neither manages
-    # rules nor writes items, the writer reads no check table
+    # rules nor writes items; the writer evaluates alerts (the alert table, a Scan of the
+    # checks) but neither manages rules nor delivers notifications
     assert not [a for a in calls["probe-lambda"] if a.startswith("events:")]
     assert "dynamodb:UpdateItem" not in calls["probe-lambda"]
-    assert not [a for a in calls["writer-lambda"] if a.startswith(("dynamodb:", "events:"))]
+    assert not [a for a in calls["writer-lambda"] if a.startswith("events:")]
+    assert {a for a in calls["writer-lambda"] if a.startswith("dynamodb:")} <= {
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Scan", "dynamodb:Query"}
+    assert not [a for a in calls["writer-lambda"] if a.startswith(("sns:", "ses:"))]
+    assert not [w for w in calls["writer-lambda"]["secretsmanager:GetSecretValue"] if "alerting/" in w]
+
+
+def test_iam_check_sees_the_calls_of_the_alerting_lambdas():
+    """The notifier and the sweeper, through the feature-gated modules of
+    aws/src/alerting/: what each calls, and what neither reaches."""
+    from rust_calls import lambda_calls
+
+    calls, problems = lambda_calls(REPO)
+    assert problems == []
+    notifier, sweeper, writer = calls["notifier-lambda"], calls["sweeper-lambda"], calls["writer-lambda"]
+    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue",
+                   "sns:Publish", "ses:SendEmail"):
+        assert action in notifier, action
+        assert action in sweeper, action
+    assert any("alerting/sns.rs" in w for w in notifier["sns:Publish"])
+    assert any("alerting/ses.rs" in w for w in notifier["ses:SendEmail"])
+    assert any("alerting/channels.rs" in w for w in notifier["secretsmanager:GetSecretValue"])
+    # the outcome is recorded by a request finished after a `match` (`request.send()`)
+    assert len([w for w in notifier["dynamodb:UpdateItem"] if "alerting/outbox.rs" in w]) == 2
+    # the notifier delivers what its stream names: no index, no checks, no evaluation
+    assert not {"dynamodb:Query", "dynamodb:Scan", "dynamodb:PutItem"} & set(notifier)
+    # the sweeper: the `active` and `due` indexes, liveness, the checks (a Scan)
+    assert {"dynamodb:Query", "dynamodb:Scan", "dynamodb:PutItem"} <= set(sweeper)
+    assert any("(active_checks)" in w for w in sweeper["dynamodb:Query"])
+    assert any("(due)" in w for w in sweeper["dynamodb:Query"])
+    # TransactWriteItems is authorized per item action: Puts in commit, an Update and
+    # Puts in the liveness sweep; there is no IAM action of its own
+    assert any("alerting/table.rs" in w and "TransactWriteItems" in w for w in writer["dynamodb:PutItem"])
+    assert any("alerting/liveness.rs" in w and "TransactWriteItems" in w for w in sweeper["dynamodb:UpdateItem"])
+    assert not [w for w in writer.get("dynamodb:UpdateItem", []) if "TransactWriteItems" in w]
+    for crate, actions in calls.items():
+        assert "dynamodb:TransactWriteItems" not in actions, crate
+        # ensure_table (tests, `webmon alerts create-table`) and put_document (the CLI)
+        for setup in ("dynamodb:CreateTable", "dynamodb:UpdateTimeToLive", "dynamodb:DescribeTable"):
+            assert setup not in actions, (crate, setup)
+        assert not [w for w in actions.get("dynamodb:PutItem", []) if "(put_document)" in w], crate
+
+
+def test_a_transaction_counts_as_the_item_actions_it_builds(tmp_path):
+    """A ConditionCheck added to the commit transaction needs dynamodb:ConditionCheckItem."""
+    from rust_calls import lambda_calls
+
+    root = copy_infra(tmp_path)
+    table = root / "aws" / "src" / "alerting" / "table.rs"
+    text = table.read_text()
+    anchor = "        let mut actions = vec![TransactWriteItem::builder()"
+    assert text.count(anchor) == 1
+    table.write_text(text.replace(anchor, "        let _guard = ConditionCheck::builder();\n" + anchor))
+    calls, problems = lambda_calls(root)
+    assert problems == []
+    assert any("TransactWriteItems" in w for w in calls["writer-lambda"]["dynamodb:ConditionCheckItem"])
 
 
 def test_iam_check_follows_modules_at_any_depth(tmp_path):

@@ -73,7 +73,7 @@ fi
 # docs/deploy.md builds them, then the deploy guide's artifact check (every zip the
 # Pulumi programs name exists). About 10 minutes on 2 cores.
 step "arm64 release Lambda build and artifact check" sh -c '
-  cargo lambda build --release --arm64 --output-format zip -p probe-lambda -p writer-lambda -p config-lambda &&
+  cargo lambda build --release --arm64 --output-format zip -p probe-lambda -p writer-lambda -p config-lambda -p notifier-lambda -p sweeper-lambda &&
   WEBMON_REQUIRE_ARTIFACTS=1 python3 infra-tests/checker.py'
 
 # The README's quick start: `webmon run --config examples/checks.yaml --demo-target` for
