@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LAMBDAS = {"probe-lambda", "writer-lambda", "config-lambda"}
+LAMBDAS = {"probe-lambda", "writer-lambda", "config-lambda", "notifier-lambda", "sweeper-lambda"}
 FORBIDDEN_IN_CORE = re.compile(r"^(aws-|aws_|rusqlite|lambda_runtime|axum|warp|actix|webmon-)")
 
 findings: list[str] = []

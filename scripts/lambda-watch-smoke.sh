@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the three real Lambda binaries under `cargo lambda watch` (the local Lambda
+# Runs the five real Lambda binaries under `cargo lambda watch` (the local Lambda
 # runtime API emulator) against a moto server, and invokes each once with the event
 # fixtures of the Lambda crates:
 #
@@ -11,6 +11,11 @@
 #                  scheduled-event fixture (groups 1m-3 and 1m-4)
 #   writer-lambda  the SQS fixture (one good message, one undecodable): only the bad
 #                  message is reported failed and the good result is in Timestream
+#                  (alerting on: the alert table gets the region's liveness)
+#   notifier-lambda the stream fixture: its NOTIFY# item (a test notification put in
+#                  the alert table) is delivered to a local webhook receiver and
+#                  recorded sent; the other record is ignored
+#   sweeper-lambda the scheduled-event fixture: one sweep without an error
 #
 # Everything listens on 127.0.0.1 and is stopped on exit (by process group of what this
 # script started). The only probed URLs are a local HTTP server's: the items named in
@@ -94,7 +99,7 @@ aws_call() {
 }
 
 echo "building the Lambda binaries and the CLI (debug, workspace target dir)"
-timeout "$TIMEOUT_BUILD" cargo build -q -p probe-lambda -p writer-lambda -p config-lambda -p webmon
+timeout "$TIMEOUT_BUILD" cargo build -q -p probe-lambda -p writer-lambda -p config-lambda -p notifier-lambda -p sweeper-lambda -p webmon
 webmon="${CARGO_TARGET_DIR:-target}/debug/webmon"
 
 # moto and a local target site.
@@ -107,6 +112,19 @@ echo ok >"$work/site/index.html"
 start site.log python3 -m http.server --bind 127.0.0.1 --directory "$work/site" "$site_port"
 wait_for 30 "moto_server" curl -sf "$endpoint/moto-api/"
 wait_for 10 "local site" curl -sf "http://127.0.0.1:$site_port/"
+# A webhook receiver: answers 204 to every POST and logs the request line.
+hook_port=$(free_port)
+cat >"$work/hook.py" <<'HOOK'
+import http.server, sys
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        print("POST", self.path, self.headers.get("webhook-id"), flush=True)
+        self.send_response(204)
+        self.end_headers()
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
+HOOK
+start hook.log python3 "$work/hook.py" "$hook_port"
 
 # Resources: check table, queue, Timestream database and table.
 export AWS_REGION=$REGION AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
@@ -142,9 +160,20 @@ EOF
     interval: 30s
     timeout: 5s
     regions: [ap-southeast-1]
+channels:
+  - {id: hook, type: webhook, url: "http://127.0.0.1:$hook_port/hook", secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}
 EOF
 } >"$work/checks.yaml"
-timeout "$TIMEOUT_CALL" "$webmon" checks put "$work/checks.yaml" --region "$REGION"
+timeout "$TIMEOUT_CALL" "$webmon" alerts create-table --home-region "$REGION"
+timeout "$TIMEOUT_CALL" "$webmon" checks put "$work/checks.yaml" --region "$REGION" \
+  --alert-table webmon-alerts
+# The notifier fixture's item: a test notification for channel hook.
+notification='{"id":"test:hook:1767261960000","kind":"test","at_ms":1767261960000,"level":"UP","previous_level":"UP","channels":["hook"]}'
+item=$(python3 -c 'import json,sys; n=sys.argv[1]; print(json.dumps({"TableName":"webmon-alerts","Item":{
+ "pk":{"S":"NOTIFY#test:hook:1767261960000"},"sk":{"S":"CH#hook"},"notification":{"S":n},
+ "channel":{"S":"hook"},"status":{"S":"pending"},"attempts":{"N":"0"},"created_at":{"N":"1767261960000"},
+ "next_at":{"N":"1767261960000"},"due":{"S":"due"}}}))' "$notification")
+aws_call dynamodb DynamoDB_20120810.PutItem "$item" >/dev/null
 
 # The Lambda runtime emulator, serving every binary of the workspace.
 cat >"$work/env" <<EOF
@@ -158,6 +187,9 @@ WEBMON_QUEUE_REGION=$REGION
 WEBMON_PROBE_ARN=arn:aws:lambda:$REGION:123456789012:function:probe-lambda
 WEBMON_TIMESTREAM_DATABASE=webmon
 WEBMON_TIMESTREAM_TABLE=results
+WEBMON_ALERT_TABLE=webmon-alerts
+WEBMON_PROBE_REGIONS=$REGION
+WEBMON_CHANNEL_SECRETS_PREFIX=webmon/smoke/channel/
 RUST_LOG=info
 EOF
 watch_port=$(free_port)
@@ -225,4 +257,25 @@ curl -sS --max-time 10 "$endpoint/moto-api/data.json" | json \
   'any(dim["Value"] == "fixture-home" for t in d["timestreamwrite"]["TimestreamTable"] for r in t["records"] for dim in r["Dimensions"])' \
   >/dev/null || fail "the fixture's result is not in Timestream"
 
-echo "lambda-watch-smoke: ok (config, probe and writer binaries invoked under cargo lambda watch)"
+liveness=$(aws_call dynamodb DynamoDB_20120810.GetItem \
+  '{"TableName":"webmon-alerts","Key":{"pk":{"S":"LIVENESS"},"sk":{"S":"'"$REGION"'"}},"ConsistentRead":true}')
+echo "$liveness" | json '"last_ms" in d.get("Item", {})' >/dev/null ||
+  fail "the writer recorded no liveness for $REGION in the alert table: $liveness"
+
+echo "notifier-lambda: stream fixture"
+out=$(invoke notifier-lambda aws/tests/fixtures/notifier-lambda/stream_insert.json)
+echo "$out"
+echo "$out" | json 'd["batchItemFailures"] == []' >/dev/null ||
+  fail "notifier-lambda reported failed stream records: $out"
+delivery=$(aws_call dynamodb DynamoDB_20120810.GetItem \
+  '{"TableName":"webmon-alerts","Key":{"pk":{"S":"NOTIFY#test:hook:1767261960000"},"sk":{"S":"CH#hook"}},"ConsistentRead":true}')
+echo "$delivery" | json 'd["Item"]["status"]["S"] == "sent"' >/dev/null ||
+  fail "the notification was not recorded sent: $delivery"
+grep -q "POST /hook test:hook:1767261960000" "$work/hook.log" ||
+  fail "the webhook receiver got no signed test notification: $(cat "$work/hook.log")"
+
+echo "sweeper-lambda: scheduled-event fixture"
+out=$(invoke sweeper-lambda aws/tests/fixtures/sweeper-lambda/eventbridge_scheduled.json)
+echo "$out"
+
+echo "lambda-watch-smoke: ok (config, probe, writer, notifier and sweeper binaries invoked under cargo lambda watch)"

@@ -84,7 +84,10 @@ async fn the_alerting_document_a_test_notification_and_the_status_on_aws() {
     let out = run(&endpoint, &["checks", "put", &bad]);
     assert_ne!(out.status.code(), Some(0));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("pager") && stderr.contains("nothing written"), "{stderr}");
+    assert!(
+        stderr.contains("pager") && stderr.contains("nothing written"),
+        "{stderr}"
+    );
     assert!(table.document().await.unwrap().is_none());
 
     // The good one: checks in the checks table, the document in the alert table.
@@ -98,7 +101,15 @@ async fn the_alerting_document_a_test_notification_and_the_status_on_aws() {
     // `alerts test` enqueues and waits; the notifier delivers from the stream.
     let child = command(
         &endpoint,
-        &["alerts", "test", "hook", "--source", "timestream", "--wait", "30s"],
+        &[
+            "alerts",
+            "test",
+            "hook",
+            "--source",
+            "timestream",
+            "--wait",
+            "30s",
+        ],
     )
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())

@@ -100,18 +100,25 @@ fn list_shows_the_home_region_and_the_region_stacks() {
 }
 
 #[test]
-fn add_writes_only_the_region_stack_file_and_prints_the_next_steps() {
+fn add_writes_the_region_stack_file_lists_the_region_at_home_and_prints_the_next_steps() {
     let root = copy_stacks();
     let before = snapshot(root.path());
     let out = webmon(root.path(), &["add", "eu-central-1"]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
 
-    // one new file, every other file as it was (the home stack is not edited)
+    // one new file; the home stack gains one line, its probeRegions item; nothing else
     let file = root.path().join("regions/Pulumi.eu-central-1.yaml");
+    let home = root.path().join("Pulumi.home.yaml");
     let mut after = snapshot(root.path());
     after.retain(|(p, _)| *p != file);
-    assert_eq!(before, after);
+    let mut expected = before.clone();
+    for (p, text) in expected.iter_mut() {
+        if *p == home {
+            *text = text.replace("    - eu-west-1\n", "    - eu-west-1\n    - eu-central-1\n");
+        }
+    }
+    assert_eq!(expected, after);
 
     let written = std::fs::read_to_string(&file).unwrap();
     let doc: serde_yaml::Value = serde_yaml::from_str(&written).unwrap();
@@ -137,12 +144,14 @@ fn add_writes_only_the_region_stack_file_and_prints_the_next_steps() {
         text.contains("webmon resync --region eu-central-1"),
         "{text}"
     );
-    assert_eq!(text.matches("pulumi up").count(), 1, "{text}");
+    assert!(text.contains("pulumi up --stack home"), "{text}");
+    assert_eq!(text.matches("pulumi up").count(), 2, "{text}");
     assert!(!text.contains("kms"), "{text}");
     let init = text.find("pulumi stack init").unwrap();
-    let up = text.find("pulumi up").unwrap();
+    let up = text.find("pulumi up --cwd").unwrap();
     let resync = text.find("webmon resync").unwrap();
-    assert!(init < up && up < resync, "{text}");
+    let home_up = text.find("pulumi up --stack home").unwrap();
+    assert!(init < up && up < resync && resync < home_up, "{text}");
 
     let listed = webmon(root.path(), &["list"]);
     assert!(listed.status.success(), "{}", stdout(&listed));

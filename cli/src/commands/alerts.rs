@@ -50,6 +50,9 @@ enum AlertsCommand {
     Replay(replay::Args),
     /// Silence notifications of a check or a tag for a while.
     Silence(silence::Args),
+    /// Create the AWS alert table (keys, stream, indexes, encryption, TTL) unless it
+    /// exists; the Pulumi program creates it in a deployment.
+    CreateTable(aws::AlertTableArgs),
 }
 
 /// Arguments of `webmon alerts test`.
@@ -82,6 +85,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         AlertsCommand::Test(a) => test(a).await,
         AlertsCommand::Replay(a) => replay::run(a).await,
         AlertsCommand::Silence(a) => silence::run(a).await,
+        AlertsCommand::CreateTable(a) => aws::create_table(&a).await,
     }
 }
 

@@ -5,12 +5,15 @@
 //! - `cost`: cost per million check executions, measured on the pipeline on the emulator.
 //! - `lambda`: each Lambda binary's zip size and cold start on a local runtime API.
 //! - `alerts`: alert evaluation cost per result and memory per check at many checks.
+//! - `capacity`: executions one probe invocation carries per trigger minute, against
+//!   the Lambda memory size and its CPU share (cgroup CPU quota).
 //! - `store`: the embedded store with months of history: bytes per execution, query
 //!   times and ingest while queries run.
 
 use std::process::ExitCode;
 
 mod alerts;
+mod capacity;
 mod cost;
 mod lambda;
 mod probe;
@@ -43,6 +46,9 @@ enum BenchCommand {
     /// execution, overview and series query times, ingest while queries run, with the
     /// 24 h overview from raw executions as the reference.
     Store(store::Args),
+    /// Executions per trigger minute one probe invocation carries, per Lambda memory
+    /// size (its CPU share emulated with a cgroup CPU quota), at 20-300 ms delays.
+    Capacity(capacity::Args),
 }
 
 /// Runs `webmon bench`.
@@ -53,5 +59,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         BenchCommand::Lambda(args) => lambda::run(args).await,
         BenchCommand::Alerts(args) => alerts::run(args).await,
         BenchCommand::Store(args) => store::run(args).await,
+        BenchCommand::Capacity(args) => capacity::run(args).await,
     }
 }

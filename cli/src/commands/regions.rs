@@ -3,8 +3,9 @@
 //! The home region is the home stack's `aws:region` (`Pulumi.<stack>.yaml`); its probe
 //! and config Lambdas are in the home stack. Every other probe region is one stack of
 //! `regions/` with its file `regions/Pulumi.<region>.yaml`, which owns the region's
-//! replica of the KMS key and of the check table. Adding a region therefore writes that
-//! one file and nothing else; the home stack file is only read.
+//! replica of the KMS key and of the check table. Adding a region writes that file and
+//! adds the region to the home stack's `webmon:probeRegions` (the list the alert
+//! evaluator expects results from), keeping the rest of the home file as written.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -346,8 +347,20 @@ fn add(
         "# Probe region stack for {region} (`pulumi stack init {region}` in regions/).\n\
          config:\n  aws:region: {region}\n  {HOME_STACK_KEY}: {reference}\n"
     );
+    let home_file = root.join(home.file());
+    let home_text = std::fs::read_to_string(&home_file)
+        .with_context(|| format!("failed to read {}", home_file.display()))?;
+    let home_text = with_probe_region(&home_text, region).with_context(|| {
+        format!(
+            "failed to add {region} to webmon:probeRegions in {}",
+            home.file()
+        )
+    })?;
     std::fs::write(&file, body).with_context(|| format!("failed to write {}", file.display()))?;
+    std::fs::write(&home_file, home_text)
+        .with_context(|| format!("failed to write {}", home_file.display()))?;
     println!("regions/Pulumi.{region}.yaml: created (home stack {reference})");
+    println!("{}: {region} added to webmon:probeRegions", home.file());
     let dir = regions_dir(root);
     println!("Next, in this order:");
     println!("  pulumi stack init {region} --cwd {dir}");
@@ -355,5 +368,106 @@ fn add(
     println!(
         "  webmon resync --region {region} --probe-arn \"$(pulumi stack output probeFunctionArn --cwd {dir} --stack {region})\""
     );
+    println!(
+        "  pulumi up --stack {}   (the writer and sweeper expect results from {region})",
+        home.name
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The home stack file with `region` added to `webmon:probeRegions` (a block list is
+/// extended in place, an inline or missing one becomes a block list), every other line
+/// kept as written. Checked by parsing the result.
+fn with_probe_region(text: &str, region: &str) -> anyhow::Result<String> {
+    const KEY: &str = "webmon:probeRegions:";
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let indent_of = |l: &str| l.len() - l.trim_start().len();
+    match lines.iter().position(|l| l.trim_start().starts_with(KEY)) {
+        Some(i) => {
+            let key_indent = indent_of(&lines[i]);
+            let inline = lines[i].trim_start()[KEY.len()..].trim().to_string();
+            if inline.is_empty() {
+                // Block list: insert after its last item.
+                let mut last = i;
+                while last + 1 < lines.len()
+                    && (lines[last + 1].trim().is_empty()
+                        || indent_of(&lines[last + 1]) > key_indent
+                        || lines[last + 1].trim_start().starts_with("- "))
+                {
+                    last += 1;
+                    if lines[last].trim().is_empty() {
+                        break;
+                    }
+                }
+                let item_indent = lines
+                    .get(i + 1)
+                    .filter(|l| l.trim_start().starts_with("- "))
+                    .map_or(key_indent + 2, |l| indent_of(l));
+                let at = if lines[last].trim().is_empty() {
+                    last
+                } else {
+                    last + 1
+                };
+                lines.insert(at, format!("{}- {region}", " ".repeat(item_indent)));
+            } else {
+                // Inline `[a, b]`: rewrite as a block list.
+                let items: Vec<String> = inline
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .chain(std::iter::once(region.to_string()))
+                    .collect();
+                let pad = " ".repeat(key_indent);
+                let mut block = vec![format!("{pad}{KEY}")];
+                block.extend(items.iter().map(|r| format!("{pad}  - {r}")));
+                lines.splice(i..=i, block);
+            }
+        }
+        None => {
+            let indent = lines
+                .iter()
+                .find(|l| l.trim_start().starts_with("aws:region:"))
+                .map_or(2, |l| indent_of(l));
+            let pad = " ".repeat(indent);
+            lines.push(format!("{pad}{KEY}"));
+            lines.push(format!("{pad}  - {region}"));
+        }
+    }
+    let out = lines.join("\n") + "\n";
+    let doc: Value = serde_yaml::from_str(&out).context("the edited file is not YAML")?;
+    let listed = doc
+        .get("config")
+        .and_then(|c| c.get("webmon:probeRegions"))
+        .and_then(Value::as_sequence)
+        .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(region)));
+    if !listed {
+        bail!("the file's layout is not one this edit understands; add `- {region}` under webmon:probeRegions by hand");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_probe_region;
+
+    #[test]
+    fn probe_regions_are_extended_in_every_layout() {
+        let block = "# home\nconfig:\n  aws:region: us-east-1\n  webmon:probeRegions:\n    - eu-west-1\n  webmon:tenant: t # kept\n";
+        let out = with_probe_region(block, "ap-south-1").unwrap();
+        assert_eq!(out, "# home\nconfig:\n  aws:region: us-east-1\n  webmon:probeRegions:\n    - eu-west-1\n    - ap-south-1\n  webmon:tenant: t # kept\n");
+        let inline = "config:\n  aws:region: us-east-1\n  webmon:probeRegions: [eu-west-1]\n";
+        let out = with_probe_region(inline, "ap-south-1").unwrap();
+        assert!(
+            out.contains("  webmon:probeRegions:\n    - eu-west-1\n    - ap-south-1\n"),
+            "{out}"
+        );
+        let missing = "config:\n  aws:region: us-east-1\n";
+        let out = with_probe_region(missing, "ap-south-1").unwrap();
+        assert!(
+            out.ends_with("  webmon:probeRegions:\n    - ap-south-1\n"),
+            "{out}"
+        );
+    }
 }

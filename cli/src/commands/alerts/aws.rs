@@ -41,6 +41,14 @@ impl AlertTableArgs {
     }
 }
 
+/// `webmon alerts create-table`.
+pub async fn create_table(args: &AlertTableArgs) -> anyhow::Result<ExitCode> {
+    let table = args.table().await;
+    table.ensure_table().await?;
+    println!("alert table {} ready", table.name());
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `webmon alerts status` on AWS.
 pub async fn status(args: &AlertTableArgs, json: bool) -> anyhow::Result<ExitCode> {
     let table = args.table().await;

@@ -22,11 +22,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-const FUNCTIONS: [&str; 3] = ["probe-lambda", "writer-lambda", "config-lambda"];
+const FUNCTIONS: [&str; 5] = [
+    "probe-lambda",
+    "writer-lambda",
+    "config-lambda",
+    "notifier-lambda",
+    "sweeper-lambda",
+];
 const NEXT: &str = "GET /2018-06-01/runtime/invocation/next";
 const ZIP_TARGET_BYTES: u64 = 8 * 1024 * 1024;
 const COLD_TARGET_MS: f64 = 25.0;
-const BUILD_HINT: &str = "build them with `cargo build --release -p probe-lambda -p writer-lambda -p config-lambda` (cold start) and `cargo lambda build --release --arm64 --output-format zip --lambda-dir target/lambda-zip -p probe-lambda -p writer-lambda -p config-lambda` (zips; pip install cargo-lambda)";
+const BUILD_HINT: &str = "build them with `cargo build --release -p probe-lambda -p writer-lambda -p config-lambda -p notifier-lambda -p sweeper-lambda` (cold start) and `cargo lambda build --release --arm64 --output-format zip --lambda-dir target/lambda-zip -p probe-lambda -p writer-lambda -p config-lambda -p notifier-lambda -p sweeper-lambda` (zips; pip install cargo-lambda)";
 
 /// Arguments of `webmon bench lambda`.
 #[derive(clap::Args)]

@@ -188,7 +188,7 @@ impl Row {
     }
 }
 
-fn bench_check(id: String, url: &str) -> anyhow::Result<Check> {
+pub(super) fn bench_check(id: String, url: &str) -> anyhow::Result<Check> {
     let raw = RawCheck {
         id,
         url: url.to_string(),
@@ -322,7 +322,7 @@ fn print_targets(rows: &[Row], in_flight: usize) -> bool {
 }
 
 /// User plus system CPU seconds of this process or of its waited-for children.
-fn cpu_seconds(who: libc::c_int) -> f64 {
+pub(super) fn cpu_seconds(who: libc::c_int) -> f64 {
     // SAFETY: getrusage only writes the rusage struct we own; zeroed is a valid rusage.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     if unsafe { libc::getrusage(who, &mut usage) } != 0 {
@@ -335,16 +335,16 @@ fn cpu_seconds(who: libc::c_int) -> f64 {
 /// The benchmark target ([`target`]) in a child process; stops when dropped. The child
 /// prints `ADDR REALTIME` on start and answers each `peak` line on its stdin with the peak
 /// number of requests it held at once since the previous one.
-struct TargetProcess {
+pub(super) struct TargetProcess {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
-    base: String,
+    pub(super) base: String,
     realtime: bool,
 }
 
 impl TargetProcess {
-    fn spawn() -> anyhow::Result<Self> {
+    pub(super) fn spawn() -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("failed to find the webmon binary")?;
         let mut child = Command::new(exe)
             .args(["bench", "probe", "--serve-target"])
