@@ -16,6 +16,36 @@ pub const PROBE_ARN_ENV: &str = "WEBMON_PROBE_ARN";
 pub const PREFIX_ENV: &str = "WEBMON_RULE_PREFIX";
 /// Environment variable overriding the bin capacity (executions per trigger minute).
 pub const BIN_CAPACITY_ENV: &str = "WEBMON_BIN_CAPACITY";
+/// Environment variable giving the probe Lambda's memory size (MB), from which the bin
+/// capacity follows (`webmon_core::reconcile::bin_capacity_for_memory`).
+pub const PROBE_MEMORY_ENV: &str = "WEBMON_PROBE_MEMORY_MB";
+
+/// The bin capacity the settings ask for: [`BIN_CAPACITY_ENV`] when set, else the one
+/// measured for the memory of [`PROBE_MEMORY_ENV`] (512 MB when unset).
+pub fn bin_capacity_from_env() -> Result<u64, crate::AwsError> {
+    let read = |name: &str| -> Result<Option<u64>, crate::AwsError> {
+        match std::env::var(name) {
+            Ok(v) if !v.trim().is_empty() => {
+                v.trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| crate::AwsError::Setting {
+                        name: name.into(),
+                        reason: format!("{v:?} is not a whole number"),
+                    })
+            }
+            _ => Ok(None),
+        }
+    };
+    Ok(match read(BIN_CAPACITY_ENV)? {
+        Some(n) => n.max(1),
+        None => webmon_core::reconcile::bin_capacity_for_memory(
+            read(PROBE_MEMORY_ENV)?.map_or(webmon_core::reconcile::DEFAULT_PROBE_MEMORY_MB, |m| {
+                m.min(u64::from(u32::MAX)) as u32
+            }),
+        ),
+    })
+}
 
 /// The rules we manage on the default event bus.
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use tracing::Instrument;
 use webmon_aws::config::{current_region, env, env_or, AwsTarget};
 use webmon_aws::dynamodb::{DynamoCheckRepository, DEFAULT_TABLE, TABLE_ENV};
-use webmon_aws::eventbridge::{EventBridgeRules, BIN_CAPACITY_ENV, PREFIX_ENV, PROBE_ARN_ENV};
-use webmon_core::reconcile::{DEFAULT_BIN_CAPACITY, RULE_PREFIX};
+use webmon_aws::eventbridge::{bin_capacity_from_env, EventBridgeRules, PREFIX_ENV, PROBE_ARN_ENV};
+use webmon_core::reconcile::RULE_PREFIX;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -24,7 +24,8 @@ async fn main() -> Result<(), Error> {
         env_or(PREFIX_ENV, RULE_PREFIX),
         env(PROBE_ARN_ENV)?,
     )
-    .with_bin_capacity(env_or(BIN_CAPACITY_ENV, &DEFAULT_BIN_CAPACITY.to_string()).parse()?);
+    // WEBMON_BIN_CAPACITY, else the capacity measured for WEBMON_PROBE_MEMORY_MB.
+    .with_bin_capacity(bin_capacity_from_env()?);
     let (table, rules, region) = (&table, &rules, region.as_str());
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

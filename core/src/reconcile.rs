@@ -18,9 +18,50 @@ use crate::schedule::GroupKey;
 pub const RULE_PREFIX: &str = "webmon-";
 /// Id of the probe target on each rule.
 pub const TARGET_ID: &str = "probe";
+/// Check executions per trigger minute one probe invocation carried with every
+/// execution a full TLS handshake, by Lambda memory size (MB; 1 vCPU at 1,769 MB,
+/// proportional below), at 20-300 ms target delays: the highest rate whose p99 start
+/// lateness stayed under 100 ms, times 60. Measured with `webmon bench capacity --tls`
+/// (docs/benchmarks.md, "Probe Lambda capacity"); the CPU per execution was 0.5-0.7 ms,
+/// so capacity follows the CPU share. The 1,024 and 1,769 MB rows reached the highest
+/// rate tried.
+pub const MEASURED_CAPACITY: [(u32, u64); 5] = [
+    (128, 6_000),
+    (256, 12_000),
+    (512, 24_000),
+    (1024, 48_000),
+    (1769, 48_000),
+];
+/// Probes in flight per invocation (the probe's default `WEBMON_CONCURRENCY`).
+pub const PROBE_IN_FLIGHT: u64 = 256;
+/// Mean execution time the in-flight bound assumes, ms: real sites are slower than the
+/// bench's, and a few hanging to their timeout hold slots for seconds.
+pub const ASSUMED_MEAN_EXECUTION_MS: u64 = 2_000;
+/// The probe Lambda's memory when the deployment does not say (regions/Pulumi.yaml).
+pub const DEFAULT_PROBE_MEMORY_MB: u32 = 512;
+
+/// The bin capacity for a probe Lambda of `memory_mb`: half the measured CPU capacity
+/// ([`MEASURED_CAPACITY`], interpolated linearly, flat beyond its ends), and at most
+/// what [`PROBE_IN_FLIGHT`] slots carry at [`ASSUMED_MEAN_EXECUTION_MS`] per execution.
+pub fn bin_capacity_for_memory(memory_mb: u32) -> u64 {
+    let points = &MEASURED_CAPACITY;
+    let cpu = match points.iter().position(|(mb, _)| memory_mb <= *mb) {
+        Some(0) => points[0].1,
+        None => points[points.len() - 1].1,
+        Some(i) => {
+            let ((m0, c0), (m1, c1)) = (points[i - 1], points[i]);
+            let f = f64::from(memory_mb - m0) / f64::from(m1 - m0);
+            (c0 as f64 + f * (c1 as f64 - c0 as f64)) as u64
+        }
+    };
+    let in_flight = PROBE_IN_FLIGHT * 60_000 / ASSUMED_MEAN_EXECUTION_MS;
+    (cpu / 2).min(in_flight).max(1)
+}
+
 /// Default bin capacity: check executions per trigger minute one rule (one probe
-/// invocation) carries.
-pub const DEFAULT_BIN_CAPACITY: u64 = 3000;
+/// invocation) carries, for the default probe memory (a test holds it equal to
+/// `bin_capacity_for_memory(DEFAULT_PROBE_MEMORY_MB)`).
+pub const DEFAULT_BIN_CAPACITY: u64 = 7_680;
 /// Most groups in one rule: 400 names of at most 10 characters, quoted and
 /// comma-separated, keep the input under 5,000 of EventBridge's 8,192 characters.
 pub const MAX_GROUPS_PER_RULE: usize = 400;

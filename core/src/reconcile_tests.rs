@@ -233,3 +233,19 @@ fn rule_names_map_back_to_slugs_and_inputs_to_groups() {
     assert_eq!(input_groups(r#"{"group":"1m-3"}"#), [group("1m", 3)]);
     assert!(input_groups("not json").is_empty());
 }
+
+#[test]
+fn bin_capacity_follows_the_measured_curve() {
+    assert_eq!(
+        bin_capacity_for_memory(DEFAULT_PROBE_MEMORY_MB),
+        DEFAULT_BIN_CAPACITY
+    );
+    // CPU-bound below 512 MB: half the measured figure; between points, linear.
+    assert_eq!(bin_capacity_for_memory(128), 3_000);
+    assert_eq!(bin_capacity_for_memory(256), 6_000);
+    assert_eq!(bin_capacity_for_memory(192), 4_500);
+    assert_eq!(bin_capacity_for_memory(64), 3_000, "flat below the curve");
+    // In-flight bound above: 256 slots x 60 s / 2 s.
+    assert_eq!(bin_capacity_for_memory(3008), 7_680);
+    assert!(bin_capacity_for_memory(384) <= bin_capacity_for_memory(512));
+}

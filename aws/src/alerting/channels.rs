@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_secretsmanager::Client;
-use webmon_core::alert::channels::secret_refs;
+use webmon_core::alert::channels::channel_secret_refs;
 use webmon_core::alert::ChannelConfig;
 use webmon_notify::{build_channel, Channel, ChannelContext, MapResolver, NotifyError};
 
@@ -51,20 +51,17 @@ impl AwsChannelClients {
     async fn secrets(&self, channels: &[ChannelConfig]) -> MapResolver {
         let mut values = BTreeMap::new();
         for channel in channels {
-            let json = serde_json::to_value(channel).unwrap_or_default();
-            for text in strings(&json) {
-                for (kind, name) in secret_refs(text).unwrap_or_default() {
-                    let key = format!("{kind}:{name}");
-                    if kind != "secret" || values.contains_key(&key) {
-                        continue;
+            for (_, kind, name) in channel_secret_refs(channel) {
+                let key = format!("{kind}:{name}");
+                if kind != "secret" || values.contains_key(&key) {
+                    continue;
+                }
+                match self.read(&name).await {
+                    Ok(v) => {
+                        values.insert(key, v);
                     }
-                    match self.read(&name).await {
-                        Ok(v) => {
-                            values.insert(key, v);
-                        }
-                        Err(e) => {
-                            tracing::error!(channel = channel.id(), secret = %name, error = %e, "channel secret cannot be read")
-                        }
+                    Err(e) => {
+                        tracing::error!(channel = channel.id(), secret = %name, error = %e, "channel secret cannot be read")
                     }
                 }
             }
@@ -124,16 +121,6 @@ impl AwsChannelClients {
             }
         }
         built
-    }
-}
-
-/// Every string inside a JSON value.
-fn strings(v: &serde_json::Value) -> Vec<&str> {
-    match v {
-        serde_json::Value::String(s) => vec![s.as_str()],
-        serde_json::Value::Array(a) => a.iter().flat_map(strings).collect(),
-        serde_json::Value::Object(o) => o.values().flat_map(strings).collect(),
-        _ => Vec::new(),
     }
 }
 

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use webmon_core::alert::channels::secret_refs;
+use webmon_core::alert::channels::channel_secret_refs;
 use webmon_core::alert::NotificationIntent;
 use webmon_core::check::{load_checks_file_with, LoadOutcome, SecretPolicy, ValidationError};
 use webmon_core::ports::{Clock, SystemClock};
@@ -233,15 +233,10 @@ pub fn alerting_errors(
     let mut errors = outcome.errors;
     let resolver = PolicyResolver::new(policy.clone());
     for (id, channel) in &outcome.config.channels {
-        let value = serde_json::to_value(channel).unwrap_or_default();
-        let strings = value.as_object().into_iter().flat_map(|o| o.iter());
-        for (field, v) in strings {
-            let Some(s) = v.as_str() else { continue };
-            for (kind, name) in secret_refs(s).unwrap_or_default() {
-                if let Err(reason) = resolver.permits(&kind, &name) {
-                    let at = format!("channels.{id}.{field}");
-                    errors.push(ValidationError::new("<file>", &at, "", reason));
-                }
+        for (field, kind, name) in channel_secret_refs(channel) {
+            if let Err(reason) = resolver.permits(&kind, &name) {
+                let at = format!("channels.{id}.{field}");
+                errors.push(ValidationError::new("<file>", &at, "", reason));
             }
         }
     }

@@ -5,8 +5,10 @@
 use std::process::ExitCode;
 
 use webmon_aws::dynamodb::DynamoCheckRepository;
-use webmon_aws::eventbridge::{EventBridgeRules, BIN_CAPACITY_ENV, PREFIX_ENV, PROBE_ARN_ENV};
-use webmon_core::reconcile::{DEFAULT_BIN_CAPACITY, RULE_PREFIX};
+use webmon_aws::eventbridge::{
+    EventBridgeRules, BIN_CAPACITY_ENV, PREFIX_ENV, PROBE_ARN_ENV, PROBE_MEMORY_ENV,
+};
+use webmon_core::reconcile::{bin_capacity_for_memory, DEFAULT_PROBE_MEMORY_MB, RULE_PREFIX};
 
 use super::checks::TableArgs;
 
@@ -21,9 +23,14 @@ pub struct Args {
     /// Rule name prefix.
     #[arg(long, env = PREFIX_ENV, default_value = RULE_PREFIX)]
     prefix: String,
-    /// Check executions per trigger minute one rule (one probe invocation) carries.
-    #[arg(long, env = BIN_CAPACITY_ENV, default_value_t = DEFAULT_BIN_CAPACITY)]
-    bin_capacity: u64,
+    /// Check executions per trigger minute one rule (one probe invocation) carries
+    /// [default: the capacity measured for --probe-memory-mb, as the config Lambda
+    /// computes it].
+    #[arg(long, env = BIN_CAPACITY_ENV)]
+    bin_capacity: Option<u64>,
+    /// The region's probe Lambda memory, MB (the stack's probeMemoryMb).
+    #[arg(long, env = PROBE_MEMORY_ENV, default_value_t = DEFAULT_PROBE_MEMORY_MB)]
+    probe_memory_mb: u32,
 }
 
 /// Runs `webmon resync`.
@@ -40,7 +47,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         &args.prefix,
         &args.probe_arn,
     )
-    .with_bin_capacity(args.bin_capacity);
+    .with_bin_capacity(
+        args.bin_capacity
+            .unwrap_or_else(|| bin_capacity_for_memory(args.probe_memory_mb)),
+    );
     let summary = webmon_aws::service::reconcile::resync(&table, &rules, &region)
         .await
         .map_err(|e| {

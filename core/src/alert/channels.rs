@@ -42,6 +42,26 @@ pub fn secret_refs(value: &str) -> Result<Vec<(String, String)>, String> {
     Ok(refs)
 }
 
+/// Every well-formed reference in a channel's settings: `(field, kind, name)`, fields
+/// in their serialised order (malformed references are reported by validation).
+pub fn channel_secret_refs(channel: &ChannelConfig) -> Vec<(String, String, String)> {
+    let value = serde_json::to_value(channel).unwrap_or_default();
+    let mut out = Vec::new();
+    for (field, v) in value.as_object().into_iter().flatten() {
+        let texts: Vec<&str> = match v {
+            serde_json::Value::String(s) => vec![s.as_str()],
+            serde_json::Value::Array(items) => items.iter().filter_map(|i| i.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        for text in texts {
+            for (kind, name) in secret_refs(text).unwrap_or_default() {
+                out.push((field.clone(), kind, name));
+            }
+        }
+    }
+    out
+}
+
 fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id

@@ -11,6 +11,10 @@
 //! (started minus scheduled) and the p99 |ttfb - delay| stay within their limits and
 //! nothing fails. Capacity per trigger minute = the highest passing rate x 60.
 //!
+//! With `--tls` the target is the demo target over HTTPS (a CA made for the run, trusted
+//! by the worker): every execution then pays a full TLS handshake, as a cold probe of a
+//! real site does, which is where most of a probe's CPU goes.
+//!
 //! Where no cgroup can be written, the rows run at the machine's full CPU and say so.
 
 use std::io::{BufRead, BufReader, Write};
@@ -50,9 +54,15 @@ pub struct Args {
     /// Highest p99 |ttfb - delay| that passes, ms.
     #[arg(long, default_value_t = 10.0)]
     max_error_p99_ms: f64,
+    /// Probe an HTTPS target (a full TLS handshake per execution) instead of plain HTTP.
+    #[arg(long)]
+    tls: bool,
     /// Internal: run as the confined worker against this target base URL.
     #[arg(long, hide = true)]
     worker: Option<String>,
+    /// Internal: the worker trusts this CA certificate (DER file).
+    #[arg(long, hide = true)]
+    ca_der: Option<PathBuf>,
     /// Internal: the worker's rate.
     #[arg(long, hide = true, default_value_t = 10)]
     rate: u32,
@@ -78,7 +88,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.memory.is_empty() || args.rates.is_empty() || args.delays.is_empty() {
         bail!("failed to start: --memory, --rates and --delays must not be empty");
     }
-    let target = TargetProcess::spawn()?;
+    let target = Target::start(args.tls)?;
     let cgroups = CgroupRoot::find();
     match &cgroups {
         Some(root) => eprintln!("CPU shares through {}", root.describe()),
@@ -95,7 +105,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut best: Option<(u32, Measured)> = None;
         let mut failed_at = None;
         for &rate in &args.rates {
-            let m = confined(&target.base, &args, rate, share, cgroups.as_ref())?;
+            let m = confined(&target, &args, rate, share, cgroups.as_ref())?;
             let pass = m.failures == 0
                 && m.late_p99_ms <= args.max_late_p99_ms
                 && m.error_p99_ms <= args.max_error_p99_ms;
@@ -149,9 +159,62 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The target: the delay server in a child process (plain HTTP), or the demo target
+/// over HTTPS in this process with the CA written to a file for the worker.
+enum Target {
+    Plain(TargetProcess),
+    Tls {
+        server: webmon_demo_target::TargetServer,
+        ca: tempfile::NamedTempFile,
+    },
+}
+
+impl Target {
+    fn start(tls: bool) -> anyhow::Result<Self> {
+        if !tls {
+            return Ok(Self::Plain(TargetProcess::spawn()?));
+        }
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate()?;
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "webmon bench CA");
+        let ca_cert = ca_params.self_signed(&ca_key)?;
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate()?;
+        let leaf =
+            CertificateParams::new(vec!["127.0.0.1".to_string()])?.signed_by(&leaf_key, &issuer)?;
+        let server = webmon_demo_target::TargetServer::start_tls(
+            "127.0.0.1:0".parse()?,
+            leaf.pem().as_bytes(),
+            leaf_key.serialize_pem().as_bytes(),
+        )
+        .context("failed to start the HTTPS target")?;
+        let mut ca = tempfile::NamedTempFile::new()?;
+        ca.write_all(ca_cert.der())?;
+        Ok(Self::Tls { server, ca })
+    }
+
+    fn base(&self) -> String {
+        match self {
+            Self::Plain(p) => p.base.clone(),
+            Self::Tls { server, .. } => server.url("").trim_end_matches('/').to_string(),
+        }
+    }
+
+    fn ca(&self) -> Option<&Path> {
+        match self {
+            Self::Plain(_) => None,
+            Self::Tls { ca, .. } => Some(ca.path()),
+        }
+    }
+}
+
 /// Runs one worker at `rate` confined to `share` of a CPU; returns what it measured.
 fn confined(
-    base: &str,
+    target: &Target,
     args: &Args,
     rate: u32,
     share: f64,
@@ -159,8 +222,12 @@ fn confined(
 ) -> anyhow::Result<Measured> {
     let exe = std::env::current_exe().context("failed to find the webmon binary")?;
     let delays: Vec<String> = args.delays.iter().map(u64::to_string).collect();
-    let mut child = Command::new(exe)
-        .args(["bench", "capacity", "--worker", base])
+    let mut command = Command::new(exe);
+    command.args(["bench", "capacity", "--worker", &target.base()]);
+    if let Some(ca) = target.ca() {
+        command.arg("--ca-der").arg(ca);
+    }
+    let mut child = command
         .args(["--rate", &rate.to_string()])
         .args(["--seconds", &args.seconds.to_string()])
         .args(["--delays", &delays.join(",")])
@@ -190,9 +257,16 @@ fn confined(
 async fn worker(base: &str, args: &Args) -> anyhow::Result<ExitCode> {
     let mut go = String::new();
     std::io::stdin().read_line(&mut go)?;
+    let extra_roots_der =
+        match &args.ca_der {
+            Some(path) => vec![std::fs::read(path)
+                .with_context(|| format!("failed to read {}", path.display()))?],
+            None => Vec::new(),
+        };
     let prober = Prober::new(ProbeOptions {
         region: "bench".into(),
         allow_private: true,
+        extra_roots_der,
         ..Default::default()
     });
     let rate = args.rate.max(1);
