@@ -7,7 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
-use hyper_util::rt::TokioIo;
+
+use crate::http_recorder::serve_on_thread;
 
 /// The running target; it stops with the process.
 #[derive(Clone)]
@@ -23,40 +24,17 @@ impl SwitchTarget {
     pub fn start() -> Self {
         let status = Arc::new(AtomicU16::new(200));
         let requests = Arc::new(AtomicUsize::new(0));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
         let (s, r) = (status.clone(), requests.clone());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let (s, r) = (s.clone(), r.clone());
-                    tokio::spawn(async move {
-                        let service = hyper::service::service_fn(move |_req| {
-                            r.fetch_add(1, Ordering::SeqCst);
-                            let code = StatusCode::from_u16(s.load(Ordering::SeqCst))
-                                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                            let mut response = Response::new(Full::new(Bytes::from(format!(
-                                "status {}\n",
-                                code.as_u16()
-                            ))));
-                            *response.status_mut() = code;
-                            async move { Ok::<_, hyper::Error>(response) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
+        let addr = serve_on_thread(move |_req| {
+            r.fetch_add(1, Ordering::SeqCst);
+            let code = StatusCode::from_u16(s.load(Ordering::SeqCst))
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = Response::new(Full::new(Bytes::from(format!(
+                "status {}\n",
+                code.as_u16()
+            ))));
+            *response.status_mut() = code;
+            async move { response }
         });
         Self {
             addr,
