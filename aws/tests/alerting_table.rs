@@ -126,7 +126,11 @@ async fn a_silent_probe_region_is_one_incident_of_its_own() {
     let config = emulator.target(HOME).load().await;
     let table = AlertTable::new(aws_sdk_dynamodb::Client::new(&config), "webmon-alerts");
     table.ensure_table().await.unwrap();
-    let regions = vec!["eu-west-1".to_string(), "us-east-1".to_string()];
+    let five_min = liveness::SILENT_AFTER_MS;
+    let regions = vec![
+        ("eu-west-1".to_string(), five_min),
+        ("us-east-1".to_string(), five_min),
+    ];
     let ops = vec!["ops".to_string()];
     let result = |region: &str, at: i64| {
         let mut r: ProbeResult = serde_json::from_value(serde_json::json!({

@@ -1,6 +1,7 @@
 //! Probe-region liveness: the writer records the newest result time of each region (at
 //! most once a minute per container); the sweeper opens a "probe region silent"
-//! incident when a region has sent nothing for [`SILENT_AFTER_MS`], and resolves it
+//! incident when a region has sent nothing for its silence threshold ([`silent_after`]:
+//! three of its shortest check interval, at least [`SILENT_AFTER_MS`]), and resolves it
 //! when results flow again. A silent region is one incident of its own kind, sent to
 //! the operator channels, instead of a DOWN or UNKNOWN of every check it probes.
 
@@ -17,8 +18,25 @@ use crate::AwsError;
 
 /// Partition of the liveness items (sort key: region).
 pub const LIVENESS_PK: &str = "LIVENESS";
-/// A region is silent after this long without a result.
+/// A region is silent after at least this long without a result.
 pub const SILENT_AFTER_MS: i64 = 5 * 60 * 1000;
+
+/// The regions the configuration probes from, each with its silence threshold: three
+/// times the shortest interval of its checks, and at least [`SILENT_AFTER_MS`] (a region
+/// probing only hourly checks is silent for an hour between them, by design).
+pub fn silent_after(config: &webmon_core::alert::AlertConfig) -> Vec<(String, i64)> {
+    let mut shortest: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    for check in config.checks.values() {
+        for region in &check.regions {
+            let e = shortest.entry(region).or_insert(check.interval_ms);
+            *e = (*e).min(check.interval_ms);
+        }
+    }
+    shortest
+        .into_iter()
+        .map(|(r, ms)| (r.to_string(), (3 * ms).max(SILENT_AFTER_MS)))
+        .collect()
+}
 /// A container records a region's liveness at most this often.
 const RECORD_EVERY_MS: i64 = 60 * 1000;
 
@@ -128,19 +146,19 @@ pub async fn regions(table: &AlertTable) -> Result<Vec<RegionLiveness>, AwsError
         .collect())
 }
 
-/// Opens or resolves silence incidents for `expected` regions at `now_ms`; returns the
-/// notifications committed. A region never recorded counts from `since_ms` (the first
-/// sweep that expected it), so a region added by configuration that never reports is
-/// reported too.
+/// Opens or resolves silence incidents for the `expected` regions (each with its
+/// silence threshold, see [`silent_after`]) at `now_ms`; returns the notifications
+/// committed. A region never recorded counts from the first sweep that expected it, so
+/// a region added by configuration that never reports is reported too.
 pub async fn sweep(
     table: &AlertTable,
-    expected: &[String],
+    expected: &[(String, i64)],
     operator_channels: &[String],
     now_ms: i64,
 ) -> Result<Vec<NotificationIntent>, AwsError> {
     let known = regions(table).await?;
     let mut sent = Vec::new();
-    for region in expected {
+    for (region, threshold) in expected {
         let item = known.iter().find(|l| &l.region == region);
         let Some(last) = item.and_then(|l| l.last_ms) else {
             // Never reported: start its clock now, so silence is measured from here.
@@ -148,7 +166,7 @@ pub async fn sweep(
             continue;
         };
         let silent_since = item.and_then(|l| l.silent_since);
-        let silent = now_ms - last > SILENT_AFTER_MS;
+        let silent = now_ms - last > *threshold;
         let intent = match (silent, silent_since) {
             (true, None) => intent(
                 region,
@@ -246,4 +264,42 @@ fn intent(
     n.note = None;
     n.channels = channels.to_vec();
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use webmon_core::check::RawCheck;
+
+    #[test]
+    fn silence_is_judged_against_each_regions_shortest_interval() {
+        let check = |id: &str, interval: &str, regions: &[&str]| {
+            RawCheck {
+                id: id.into(),
+                url: "https://example.com/".into(),
+                interval: Some(interval.into()),
+                regions: regions.iter().map(|r| r.to_string()).collect(),
+                ..Default::default()
+            }
+            .validate()
+            .unwrap()
+        };
+        let checks = [
+            check("fast", "30s", &["eu-west-1"]),
+            check("hourly", "1h", &["ap-south-1"]),
+            check("everywhere", "5m", &[]),
+        ];
+        let all = ["eu-west-1".to_string(), "us-east-1".to_string()];
+        let config = webmon_core::alert::AlertDocument::default()
+            .build(&checks, &all)
+            .config;
+        assert_eq!(
+            silent_after(&config),
+            [
+                ("ap-south-1".to_string(), 3 * 3_600_000),
+                ("eu-west-1".to_string(), SILENT_AFTER_MS),
+                ("us-east-1".to_string(), 15 * 60_000),
+            ]
+        );
+    }
 }

@@ -3,8 +3,9 @@
 //! 1. Every check that is not settled (index `active`) is evaluated with no new
 //!    results: rounds whose missing regions never came, regions gone stale (UNKNOWN),
 //!    reminders, the end of flapping and of maintenance.
-//! 2. Probe-region liveness: a region silent for five minutes opens a "probe region
-//!    silent" incident for the operator channels ([`super::liveness`]).
+//! 2. Probe-region liveness: a region silent for three of its shortest check interval
+//!    (at least five minutes) opens a "probe region silent" incident for the operator
+//!    channels ([`super::liveness`]).
 //! 3. Deliveries due again (retries, expired claims, ones that waited for an earlier
 //!    notification) are attempted.
 
@@ -55,7 +56,7 @@ pub async fn sweep<R: CheckRepository>(
     }
     swept.region_events = liveness::sweep(
         evaluator.table(),
-        evaluator.regions(),
+        &liveness::silent_after(&config),
         &config.global.operator_channels,
         clock.now_ms(),
     )
