@@ -24,7 +24,7 @@ pub struct Prices {
     pub sqs: SqsPrices,
     /// Timestream for LiveAnalytics.
     pub timestream: TimestreamPrices,
-    /// DynamoDB on demand.
+    /// DynamoDB on demand (Streams reads by a Lambda trigger are free).
     pub dynamodb: DynamoPrices,
     /// EventBridge.
     pub eventbridge: EventBridgePrices,
@@ -82,6 +82,12 @@ pub struct DynamoPrices {
     pub read_unit_bytes: usize,
     /// Units of an eventually consistent read relative to a strong one.
     pub eventually_consistent_factor: f64,
+    /// Per million write request units.
+    pub per_million_write_units: f64,
+    /// Bytes per write unit.
+    pub write_unit_bytes: usize,
+    /// Units of a transactional write relative to a standard one.
+    pub transactional_write_factor: f64,
 }
 
 /// EventBridge prices.

@@ -2,20 +2,28 @@
 //! original design, the ratio, and a projection to 10,000 checks; plus the deployed
 //! settings read from the Pulumi projects.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Instant;
 
-use webmon_testkit::emulator::Emulator;
+use webmon_testkit::emulator::CallCounts;
 
-use super::model::{breakdown, Usage};
+use super::model::{breakdown, DynamoUse, Usage};
 use super::prices::Prices;
-use super::{Args, PROBE_REGIONS};
+use super::{Args, ALERT_OPS, HOME, PROBE_REGIONS};
 
 /// Deployed settings read from the Pulumi projects (with their defaults as fallback).
 pub(super) struct Infra {
     pub(super) probe_memory_mb: f64,
     pub(super) writer_memory_mb: f64,
+    pub(super) notifier_memory_mb: f64,
+    pub(super) sweeper_memory_mb: f64,
+    /// Alert table stream records per notifier invocation.
+    pub(super) notifier_batch_size: usize,
+    /// SQS messages per writer invocation.
+    pub(super) writer_batch_size: usize,
+    /// The writer's event source batching window, seconds.
+    pub(super) writer_batching_window_s: f64,
     pub(super) memory_retention_hours: f64,
     pub(super) magnetic_retention_days: f64,
 }
@@ -41,24 +49,26 @@ impl Infra {
         Self {
             probe_memory_mb: get(&region, "probeMemoryMb", 512.0),
             writer_memory_mb: get(&home, "writerMemoryMb", 256.0),
+            notifier_memory_mb: get(&home, "notifierMemoryMb", 128.0),
+            sweeper_memory_mb: get(&home, "sweeperMemoryMb", 128.0),
+            notifier_batch_size: get(&home, "notifierBatchSize", 10.0).max(1.0) as usize,
+            writer_batch_size: get(&home, "writerBatchSize", 10.0).max(1.0) as usize,
+            writer_batching_window_s: get(&home, "writerBatchingWindowSeconds", 5.0).max(0.001),
             memory_retention_hours: get(&home, "memoryRetentionHours", 24.0),
             magnetic_retention_days: get(&home, "magneticRetentionDays", 365.0),
         }
     }
 }
 
-pub(super) fn print_report(
-    args: &Args,
-    prices: &Prices,
-    u: &Usage,
-    emulator: &Emulator,
-    run: &RunInfo,
-) -> bool {
+pub(super) fn print_report(args: &Args, prices: &Prices, u: &Usage, run: &RunInfo) -> bool {
     let RunInfo {
         rules_per_region,
         setup_calls,
         wall,
         rss,
+        counts,
+        alerting,
+        warmup,
     } = run;
     let execs = u.executions as f64;
     let b = breakdown(prices, u);
@@ -69,6 +79,23 @@ pub(super) fn print_report(
         PROBE_REGIONS.len(),
         args.minutes
     );
+    if let Some(w) = warmup {
+        let alerting = if alerting.is_some() {
+            format!(
+                "; alerting {:.0} read units, {:.0} write units ({} state writes: every check's first evaluation, paid once per check), {} notifications",
+                w.alert.read_units,
+                w.alert.write_units,
+                w.alert.state_writes.values().sum::<u64>(),
+                w.notifications
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "warm-up, before the measured minutes and counted apart like the setup: {} trigger minute(s), {} executions, {} calls{alerting}",
+            w.minutes, w.executions, w.calls
+        );
+    }
     for (region, rules, groups) in rules_per_region {
         println!("{region}: {rules} rules carrying {groups} schedule groups");
     }
@@ -87,17 +114,22 @@ pub(super) fn print_report(
         u.writer.memory_mb,
         rss.as_deref().unwrap_or("unknown")
     );
-    let calls: Vec<String> = emulator
-        .counts()
-        .iter()
-        .fold(BTreeMap::<String, u64>::new(), |mut m, ((_, s, o), n)| {
-            *m.entry(format!("{s}.{o}")).or_default() += n;
-            m
-        })
-        .into_iter()
-        .map(|(k, n)| format!("{k} {n} ({:.5})", n as f64 / execs))
-        .collect();
-    println!("calls (per execution): {}", calls.join(", "));
+    for (label, home) in [("probe regions", false), ("home", true)] {
+        let calls: Vec<String> = counts
+            .iter()
+            .filter(|((region, _, _), _)| (region == HOME) == home)
+            .fold(BTreeMap::<String, u64>::new(), |mut m, ((_, s, o), n)| {
+                *m.entry(format!("{s}.{o}")).or_default() += n;
+                m
+            })
+            .into_iter()
+            .map(|(k, n)| format!("{k} {n} ({:.5})", n as f64 / execs))
+            .collect();
+        println!("calls of the {label} (per execution): {}", calls.join(", "));
+    }
+    if let Some(a) = alerting {
+        print_alerting(args, u, a);
+    }
     println!(
         "Timestream: {} records, {:.0} metered bytes each",
         u.timestream_records,
@@ -153,6 +185,12 @@ pub(super) fn print_report(
             *v = (*v as f64 * k) as u64;
         }
         scaled.dynamodb_read_units *= k;
+        // Alerting's reads and writes grow with the checks and their executions, the
+        // notifier with the incidents; the sweeper still runs once a minute (its work
+        // grows with the failing checks: a lower bound too).
+        scaled.alert = u.alert.scaled(k);
+        scaled.notifier.billed_ms *= k;
+        scaled.notifier.invocations = (u.notifier.invocations as f64 * k) as u64;
         scaled.sqs_message_bytes = u.sqs_message_bytes.repeat(k.ceil() as usize);
         let s = breakdown(prices, &scaled);
         println!(
@@ -165,6 +203,96 @@ pub(super) fn print_report(
     met
 }
 
+/// The alerting summary: per execution, the home region's DynamoDB, notifications and
+/// the notifier's and sweeper's invocations; then who read and wrote alert states.
+fn print_alerting(args: &Args, u: &Usage, a: &AlertRun) {
+    let execs = u.executions.max(1) as f64;
+    let kinds: Vec<String> = a
+        .notification_kinds
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    let calls: Vec<String> = ALERT_OPS
+        .iter()
+        .filter_map(|op| {
+            let n = u.alert.calls.get(*op).copied().unwrap_or(0);
+            (n > 0).then(|| format!("{op} {n} ({:.5})", n as f64 / execs))
+        })
+        .collect();
+    println!(
+        "alerting: {} of {} checks failing ({}%); per execution {:.5} read units and {:.5} write units of the home DynamoDB ({}); {} notifications sent ({}); notifier {} invocations (billed {:.3} s, {} MB), sweeper {} invocations (billed {:.3} s, {} MB)",
+        a.failing.len(),
+        args.checks,
+        args.failing_percent,
+        u.alert.read_units / execs,
+        u.alert.write_units / execs,
+        calls.join(", "),
+        u.notifications,
+        kinds.join(", "),
+        u.notifier.invocations,
+        u.notifier.billed_ms / 1000.0,
+        u.notifier.memory_mb,
+        u.sweeper.invocations,
+        u.sweeper.billed_ms / 1000.0,
+        u.sweeper.memory_mb
+    );
+    let split = |m: &BTreeMap<String, u64>| -> (u64, u64) {
+        m.iter().fold((0, 0), |(healthy, failing), (id, n)| {
+            if a.failing.contains(id) {
+                (healthy, failing + n)
+            } else {
+                (healthy + n, failing)
+            }
+        })
+    };
+    let (healthy_reads, failing_reads) = split(&u.alert.state_reads);
+    let (healthy_writes, failing_writes) = split(&u.alert.state_writes);
+    let healthy_checks = (args.checks - a.failing.len()).max(1) as f64;
+    let healthy_execs = u.executions.saturating_sub(a.failing_executions).max(1) as f64;
+    println!(
+        "alert states: healthy checks {healthy_reads} reads ({:.2} per check), {healthy_writes} writes ({:.5} per execution); failing checks {failing_reads} reads, {failing_writes} writes for {} executions ({:.2} writes per execution)",
+        healthy_reads as f64 / healthy_checks,
+        healthy_writes as f64 / healthy_execs,
+        a.failing_executions,
+        failing_writes as f64 / a.failing_executions.max(1) as f64
+    );
+    if u.alert.server_errors > 0 {
+        println!(
+            "note: the emulator answered {} home DynamoDB calls with a server error (moto under concurrent transactions); retried, counted in the calls, not billed",
+            u.alert.server_errors
+        );
+    }
+    if healthy_writes > 0 {
+        println!(
+            "note: healthy checks' alert states were written {healthy_writes} times in the measured minutes (a settled check receiving routine results should not be)"
+        );
+    }
+}
+
+/// Alerting facts of the run.
+pub(super) struct AlertRun {
+    /// Ids of the failing checks.
+    pub(super) failing: BTreeSet<String>,
+    /// Their executions in the measured minutes.
+    pub(super) failing_executions: u64,
+    /// Notifications delivered in the measured minutes, by `type state`.
+    pub(super) notification_kinds: BTreeMap<String, u64>,
+}
+
+/// The warm-up minutes, counted apart.
+pub(super) struct WarmUp {
+    /// Trigger minutes.
+    pub(super) minutes: u32,
+    /// Executions.
+    pub(super) executions: u64,
+    /// API calls.
+    pub(super) calls: u64,
+    /// Alerting's DynamoDB.
+    pub(super) alert: DynamoUse,
+    /// Notifications sent.
+    pub(super) notifications: u64,
+}
+
 /// Facts about the run itself.
 pub(super) struct RunInfo {
     /// Per probe region: its rules and the schedule groups they carry.
@@ -175,6 +303,12 @@ pub(super) struct RunInfo {
     pub(super) wall: Instant,
     /// `VmHWM` of this process after the pipeline ran.
     pub(super) rss: Option<String>,
+    /// Calls counted by the proxy in the measured minutes.
+    pub(super) counts: CallCounts,
+    /// Alerting, when on.
+    pub(super) alerting: Option<AlertRun>,
+    /// The warm-up, when there was one.
+    pub(super) warmup: Option<WarmUp>,
 }
 
 /// `VmHWM` of this process, as `/proc/self/status` gives it.
