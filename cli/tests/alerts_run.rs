@@ -16,6 +16,10 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn write_config(dir: &Path, target: &SwitchTarget, hook: &Recorder) -> std::path::PathBuf {
     let file = dir.join("checks.yaml");
+    // `settle: 5s`: a round is closed 5 s after its scheduled time at the earliest, so
+    // a timer evaluation that lands between an execution's start and its storing (the
+    // batching writer's flush) cannot close the round before its result is in. With
+    // 0 s that race made the result late (ignored) under load.
     let yaml = format!(
         "channels:
   - {{id: hook, type: webhook, url: '{}/hook', secret: '${{env:WEBMON_SECRET_HOOK}}'}}
@@ -23,7 +27,7 @@ alert_defaults:
   channels: [hook]
   failure_threshold: 1
   success_threshold: 1
-  settle: 0s
+  settle: 5s
   group: {{threshold: 0}}
 checks:
   - {{id: flip, url: 'http://127.0.0.1:{}/', interval: 10s, timeout: 2s, requests: 1, allow_private: true}}
