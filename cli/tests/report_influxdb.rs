@@ -97,16 +97,23 @@ fn get(addr: &str, path: &str) -> String {
 }
 
 // The test blocks on child processes while influxd runs on its own.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn influxdb_report_and_dashboard_on_a_real_influxd() {
+/// A running influxd with the database `webmon`, its store, and the time now (ms).
+async fn influxd_with_database() -> (Influxd, InfluxStore, i64) {
     let server = Influxd::start().await.unwrap_or_else(|e| panic!("{e}"));
     server.create_database("webmon").await.unwrap();
-    let url = server.url();
-    let store = InfluxStore::new(InfluxConfig::v1(&url, "webmon", Token::default())).unwrap();
+    let store =
+        InfluxStore::new(InfluxConfig::v1(&server.url(), "webmon", Token::default())).unwrap();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
+    (server, store, now)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn influxdb_report_and_dashboard_on_a_real_influxd() {
+    let (server, store, now) = influxd_with_database().await;
+    let url = server.url();
     // Ten minutes of executions: eu-west-1 at 1..=20 ms, us-east-1 at 3 x that; one
     // older execution (2 h ago) lies outside the default 1 h window.
     let mut batch: Vec<ProbeResult> = (1..=20)
@@ -214,14 +221,8 @@ async fn influxdb_report_and_dashboard_on_a_real_influxd() {
 /// InfluxDB, replayed through a checks file's policy with every region found in them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_replay_reads_influxdb() {
-    let server = Influxd::start().await.unwrap_or_else(|e| panic!("{e}"));
-    server.create_database("webmon").await.unwrap();
+    let (server, store, now) = influxd_with_database().await;
     let url = server.url();
-    let store = InfluxStore::new(InfluxConfig::v1(&url, "webmon", Token::default())).unwrap();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
     // Twenty rounds 20 s apart; eu-west-1 fails rounds 5 to 9, us-east-1 never.
     let batch: Vec<ProbeResult> = (1..=20)
         .flat_map(|i| {
